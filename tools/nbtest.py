@@ -1,0 +1,61 @@
+"""Run every notebook under `nbs/` as a test with `nbdev_test`, a few at a time, and
+end with one line `N passed, M failed` (notebooks). Exit status 1 on any failure.
+
+Cells flagged `#| slow` run only with SLOW=1 (or `--slow`); cells flagged `#| cuda`
+run only when torch sees a GPU. Extra arguments select notebooks by name (substring)."""
+import argparse, os, subprocess, sys, time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+
+def has_gpu():
+    probe = 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)'
+    return subprocess.run([sys.executable, '-c', probe], capture_output=True).returncode == 0
+
+def notebooks(root='nbs', select=()):
+    "Notebooks nbdev would test: skip `_`-prefixed files and folders and checkpoints."
+    found = []
+    for path in sorted(Path(root).rglob('*.ipynb')):
+        rel = path.relative_to(root).parts
+        if any(part.startswith(('_', '.')) for part in rel): continue
+        if (path.parent/'.notest').exists(): continue
+        if select and not any(s in str(path) for s in select): continue
+        found.append(path)
+    return found
+
+def run_one(path, flags, env):
+    start = time.time()
+    res = subprocess.run([str(BIN/'nbdev_test'), '--path', str(path), '--flags', ' '.join(flags),
+                          '--n_workers', '0'], capture_output=True, text=True, env=env)
+    return path, res.returncode == 0, time.time() - start, res.stdout + res.stderr
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument('select', nargs='*', help='only notebooks whose path contains one of these')
+    parser.add_argument('--jobs', type=int, default=2, help='notebooks run at once')
+    parser.add_argument('--slow', action='store_true', help='also run `#| slow` cells (same as SLOW=1)')
+    args = parser.parse_args()
+
+    flags = []
+    if args.slow or os.environ.get('SLOW', '0') not in ('', '0'): flags.append('slow')
+    if has_gpu(): flags.append('cuda')
+    paths = notebooks(select=args.select)
+    if not paths: sys.exit('nbtest: no notebooks matched')
+
+    env = dict(os.environ, WANDB_MODE=os.environ.get('WANDB_MODE', 'offline'),
+               OMP_NUM_THREADS=os.environ.get('OMP_NUM_THREADS', str(max(1, (os.cpu_count() or 1)//args.jobs))))
+    print(f'nbtest: {len(paths)} notebooks, flags run: {" ".join(flags) or "none"} '
+          f'(skipped: {" ".join(f for f in ("slow", "cuda") if f not in flags) or "none"}), {args.jobs} at a time', flush=True)
+    start, failed = time.time(), []
+    with ThreadPoolExecutor(args.jobs) as pool:
+        for path, ok, secs, output in pool.map(lambda p: run_one(p, flags, env), paths):
+            print(f'{"PASS" if ok else "FAIL"}  {path}  ({secs:.0f}s)', flush=True)
+            if not ok:
+                failed.append(path)
+                print(output[-6000:], flush=True)
+    print(f'nbtest: finished in {time.time()-start:.0f}s' + (''.join(f'\n  failed: {p}' for p in failed)))
+    print(f'{len(paths)-len(failed)} passed, {len(failed)} failed')
+    sys.exit(1 if failed else 0)
+
+if __name__ == '__main__': main()
