@@ -4,11 +4,14 @@
 #               notebooks and the library agree, then run every notebook as a test
 # SLOW=1 also runs the cells flagged `#| slow`; `#| cuda` cells run when torch sees a GPU.
 
+SHELL  := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 SLOW   ?= 0
 JOBS   ?= 2
+# pip, with the warnings about this machine's local package mirrors filtered out
+PIP    = $(BIN)/python -m pip install --quiet 2> >(grep -v "^WARNING: Location 'file://" >&2)
 
 .PHONY: demo test sync export clean-nbs readme docs bench install dev clean help
 
@@ -21,11 +24,11 @@ $(BIN)/python:
 
 # the stamps re-run pip only when the package metadata changes
 $(VENV)/.installed: settings.ini setup.py | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e .
+	$(PIP) -e .
 	@touch $@
 
 $(VENV)/.installed-dev: settings.ini setup.py | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(PIP) -e ".[dev]"
 	@touch $@ $(VENV)/.installed
 
 install: $(VENV)/.installed
@@ -36,6 +39,7 @@ demo: $(VENV)/.installed
 
 sync: $(VENV)/.installed-dev
 	$(BIN)/python tools/check_sync.py
+	$(BIN)/python tools/render_docs.py --check
 
 test: sync
 	SLOW=$(SLOW) $(BIN)/python tools/nbtest.py --jobs $(JOBS)
@@ -43,6 +47,7 @@ test: sync
 export: $(VENV)/.installed-dev
 	$(BIN)/nbdev_export
 	$(BIN)/nbdev_clean
+	$(BIN)/python tools/render_docs.py --readme
 
 readme: $(VENV)/.installed-dev
 	$(BIN)/python tools/render_docs.py --readme
