@@ -29,6 +29,11 @@ def directives(cell) -> dict:
         found[match.group(1).rstrip(':')] = match.group(2).strip()
     return found
 
+def skipped(cell) -> bool:
+    "Cells nbdev_test does not run: flagged slow or cuda, or `#| eval: false`."
+    flags = directives(cell)
+    return bool(SKIP_FLAGS & flags.keys()) or flags.get('eval', '').lower() == 'false'
+
 def strip_directives(source: str) -> str:
     lines = source.splitlines()
     while lines and _re_directive.match(lines[0]): lines.pop(0)
@@ -42,7 +47,7 @@ def executed(path: Path):
     try:
         os.chdir(path.parent)
         shell.run_all(nb, exc_stop=True,
-                      preproc=lambda c: c.cell_type != 'code' or 'nbdev_export(' in c.source or bool(SKIP_FLAGS & directives(c).keys()))
+                      preproc=lambda c: c.cell_type != 'code' or 'nbdev_export(' in c.source or skipped(c))
     finally: os.chdir(cwd)
     return nb
 
@@ -76,6 +81,16 @@ def notebooks():
     return [p for p in sorted(NBS.rglob('*.ipynb'))
             if not any(part.startswith(('_', '.')) for part in p.relative_to(NBS).parts)]
 
+def joined(nb):
+    "execnb keeps multi-line texts as lists of lines; nbconvert wants strings."
+    def join(value): return ''.join(value) if isinstance(value, list) else value
+    for cell in nb.cells:
+        cell.source = join(cell.source)
+        for output in cell.get('outputs', []):
+            if 'text' in output: output['text'] = join(output['text'])
+            for mime, value in output.get('data', {}).items(): output['data'][mime] = join(value)
+    return nb
+
 def render_site(pages):
     from nbconvert import HTMLExporter
     import nbformat
@@ -86,7 +101,7 @@ def render_site(pages):
         shown.cells = [c for c in shown.cells if visible(c)]
         for cell in shown.cells:
             if cell.cell_type == 'code': cell.source = strip_directives(cell.source)
-        body, _ = exporter.from_notebook_node(nbformat.from_dict(shown))
+        body, _ = exporter.from_notebook_node(nbformat.from_dict(joined(shown)))
         target = DOCS/page_name(path)
         root = '../' * (len(Path(page_name(path)).parts) - 1)
         body = re.sub(r'(<body[^>]*>)', r'\1' + f'<nav style="padding:8px;font-family:sans-serif">{nav.replace("{root}", root)}</nav>', body, count=1)
