@@ -10,7 +10,7 @@ package registries, so the site is rendered with nbconvert instead.
     python tools/render_docs.py --check      # exit 1 when README.md is out of date
     python tools/render_docs.py              # README.md and docs/
 """
-import argparse, copy, html, os, re, sys
+import argparse, copy, html, json, os, re, sys
 from pathlib import Path
 
 from execnb.nbio import read_nb, dict2nb
@@ -51,6 +51,17 @@ def executed(path: Path):
     finally: os.chdir(cwd)
     return nb
 
+def execute_all(paths, jobs: int = 2) -> list:
+    "Execute every notebook in a process of its own (as nbdev_test does), `jobs` at a time; a failing notebook stops the render."
+    import subprocess, tempfile
+    from concurrent.futures import ThreadPoolExecutor
+    def run(path):
+        with tempfile.NamedTemporaryFile(suffix='.json') as out:
+            res = subprocess.run([sys.executable, __file__, '--execute', str(path), '--out', out.name], capture_output=True, text=True)
+            if res.returncode: sys.exit(f'render_docs: {path} failed to run:\n{res.stderr[-3000:]}')
+            return path, dict2nb(json.loads(Path(out.name).read_text()))
+    with ThreadPoolExecutor(jobs) as pool: return list(pool.map(run, paths))
+
 def output_text(output) -> str:
     if output.get('output_type') == 'stream': return ''.join(output.get('text', ''))
     data = output.get('data', {})
@@ -78,8 +89,9 @@ def page_name(path: Path) -> str:
     return str(rel.with_name(re.sub(r'^\d+[a-z]?_', '', rel.name)))
 
 def notebooks():
-    return [p for p in sorted(NBS.rglob('*.ipynb'))
-            if not any(part.startswith(('_', '.')) for part in p.relative_to(NBS).parts)]
+    "Every notebook the site shows, the index first, then in pipeline order."
+    found = [p for p in sorted(NBS.rglob('*.ipynb')) if not any(part.startswith(('_', '.')) for part in p.relative_to(NBS).parts)]
+    return sorted(found, key=lambda p: p != NBS/'index.ipynb')
 
 def joined(nb):
     "execnb keeps multi-line texts as lists of lines; nbconvert wants strings."
@@ -91,29 +103,55 @@ def joined(nb):
             for mime, value in output.get('data', {}).items(): output['data'][mime] = join(value)
     return nb
 
+PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>{title} - markovdwp_nb</title>
+<link rel="stylesheet" href="{root}style.css">
+<script>window.MathJax = {{tex: {{inlineMath: [['$', '$']], displayMath: [['$$', '$$']]}}}};</script>
+<script async src="https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-chtml.js"></script>
+</head><body><nav>{nav}</nav><main>{body}</main></body></html>
+"""
+
+STYLE = """body {{ font-family: system-ui, sans-serif; margin: 0; color: #222; }}
+nav {{ background: #f4f4f6; padding: 10px 24px; border-bottom: 1px solid #ddd; }}
+nav a {{ margin-right: 14px; text-decoration: none; }}
+main {{ max-width: 980px; margin: 0 auto; padding: 8px 24px 48px; line-height: 1.5; }}
+pre {{ background: #f8f8f8; padding: 8px 12px; overflow-x: auto; border-radius: 4px; }}
+.jp-OutputArea pre, .output_area pre {{ background: #fff; border-left: 3px solid #ccc; }}
+table {{ border-collapse: collapse; }} td, th {{ border: 1px solid #ddd; padding: 4px 8px; }}
+img {{ max-width: 100%; }}
+.jp-InputPrompt, .jp-OutputPrompt, .prompt {{ display: none; }}
+{pygments}"""
+
 def render_site(pages):
+    "One HTML page per notebook (nbconvert's `basic` template) with a shared stylesheet and a navigation bar."
     from nbconvert import HTMLExporter
+    from pygments.formatters import HtmlFormatter
     import nbformat
-    exporter = HTMLExporter(template_name='lab')
-    nav = ' | '.join(f'<a href="{{root}}{page_name(p)}">{html.escape(page_name(p)[:-5])}</a>' for p, _ in pages)
+    exporter = HTMLExporter(template_name='basic')
+    DOCS.mkdir(exist_ok=True)
+    (DOCS/'style.css').write_text(STYLE.format(pygments=HtmlFormatter().get_style_defs('.highlight')))
     for path, nb in pages:
         shown = copy.deepcopy(nb)
         shown.cells = [c for c in shown.cells if visible(c)]
         for cell in shown.cells:
             if cell.cell_type == 'code': cell.source = strip_directives(cell.source)
         body, _ = exporter.from_notebook_node(nbformat.from_dict(joined(shown)))
-        target = DOCS/page_name(path)
-        root = '../' * (len(Path(page_name(path)).parts) - 1)
-        body = re.sub(r'(<body[^>]*>)', r'\1' + f'<nav style="padding:8px;font-family:sans-serif">{nav.replace("{root}", root)}</nav>', body, count=1)
+        name = page_name(path)
+        root = '../' * (len(Path(name).parts) - 1)
+        nav = ''.join(f'<a href="{root}{page_name(p)}">{html.escape(page_name(p)[:-5])}</a>' for p, _ in pages)
+        target = DOCS/name
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(body)
+        target.write_text(PAGE.format(title=html.escape(name[:-5]), root=root, nav=nav, body=body))
         print(f'docs: {target}')
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--readme', action='store_true', help='only README.md')
     parser.add_argument('--check', action='store_true', help='fail when README.md is not the render of nbs/index.ipynb')
+    parser.add_argument('--execute', help=argparse.SUPPRESS)  # internal: run one notebook, write it as JSON to --out
+    parser.add_argument('--out', help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.execute: return Path(args.out).write_text(json.dumps(executed(Path(args.execute))))
     index = executed(NBS/'index.ipynb')
     text = readme_text(index)
     if args.check:
@@ -123,7 +161,6 @@ def main():
     README.write_text(text)
     print('README.md written')
     if args.readme: return
-    pages = [(p, index if p.name == 'index.ipynb' and p.parent == NBS else executed(p)) for p in notebooks()]
-    render_site(pages)
+    render_site(execute_all(notebooks()))
 
 if __name__ == '__main__': main()
