@@ -20,7 +20,7 @@ help:
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(PIP) --upgrade pip
 
 # the stamps re-run pip only when the package metadata changes
 $(VENV)/.installed: settings.ini setup.py | $(BIN)/python
