@@ -1,0 +1,238 @@
+"""The DWP paper's two claims on the offline default (scikit-learn digits), measured by committed code.
+
+1. A deep weight prior improves Bayesian CNNs when data are scarce: Bayesian DigitsNets on 50 / 100 / 200
+   training examples of the digits 5-9, several data splits each, with the standard normal prior, the
+   log-uniform prior (variational dropout), the DWP, and the DWP + initialisation from the DWP; the table is
+   the mean ± std over splits of the test accuracy of the 10-sample ensemble.
+2. Initialising from the DWP speeds up training: plain DigitsNets initialised by default, from the DWP
+   (`prior.sample`) or from the source kernels (the vault); the table is the number of epochs to reach a
+   fixed validation accuracy, mean ± std over splits.
+
+The source zoo (digits 0-4), its kernel vault and the 7x7 / 5x5 kernel VAEs are built first. Everything is
+written under --work (default runs/claims) and reused on a re-run.
+
+    python bench/dwp_claims.py --quick          # a couple of minutes: 1 split, 1 size
+    python bench/dwp_claims.py                  # the full tables
+"""
+from __future__ import annotations
+
+import argparse, contextlib, io, json, math, os, sys, time, warnings
+from copy import deepcopy
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from markovdwp_nb.spec import load_manifest
+from markovdwp_nb.source import train_source
+from markovdwp_nb.kernels import collect_kernels
+from markovdwp_nb.vae_train import train_vae
+from markovdwp_nb.priors import load_priors
+from markovdwp_nb.callbacks import PriorInit
+from markovdwp_nb.bnn import train_dwp
+
+PRIORS = ('standard normal', 'log-uniform', 'DWP', 'DWP + DWP init')
+INITS = ('default', 'DWP', 'source kernels')
+CONVS = ('features.conv0', 'features.conv1')
+
+
+def log(*args): print(*args, flush=True)
+
+
+@contextlib.contextmanager
+def quiet():
+    "Silence fastai's progress bars and epoch tables (and warnings) of one training run."
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        warnings.simplefilter('ignore')
+        yield
+
+
+def source_zoo(work: Path, n_models: int, epochs: int) -> Path:
+    "Train (or reuse) the source DigitsNets on digits 0-4 of configs/digits-source.json."
+    manifest = load_manifest(ROOT/'configs'/'digits-source.json')
+    manifest['trainer'] = {'max_epochs': epochs}
+    zoo = work/'zoo'
+    zoo.mkdir(parents=True, exist_ok=True)
+    for i in range(n_models):
+        path = zoo/f'digits__{i:03d}.pt'
+        if path.exists() and torch.load(path, weights_only=True)['config'] == manifest: continue
+        if path.exists(): path.unlink()
+        start = time.time()
+        with quiet(): train_source(manifest, target=path, seed=1000 + i, device='cpu')
+        history = torch.load(path, weights_only=True)['history']
+        log(f'  source model {i}: {time.time() - start:.0f}s, accuracy on digits 0-4 {history[-1][2]:.3f}')
+    return zoo
+
+
+def vault_of(zoo: Path, n_models: int) -> Path:
+    "The kernel vault of the zoo (rebuilt when the zoo changed)."
+    vault = zoo.parent/f'kernels__{zoo.name}'
+    stamp = vault/'.models'
+    if not (stamp.exists() and stamp.read_text() == str(n_models)):
+        vault = collect_kernels(zoo, force=True)
+        stamp.write_text(str(n_models))
+    return vault
+
+
+def kernel_vae(work: Path, vault: Path, layer: str, size: str, z_dim: int, h_dim: int, epochs: int, n_slices: int = 8192) -> Path:
+    "Train (or reuse) the SGVB kernel VAE of (a random subset of `n_slices` of) the `size` slices of `layer` in the vault."
+    path = work/f'vae{size}__z{z_dim}-h{h_dim}-e{epochs}-n{n_slices}.pt'
+    if path.exists(): return path
+    from markovdwp_nb.kernels import SingleKernelDataset
+    n_total = len(SingleKernelDataset(vault, layer, dim='mio', min_norm=0.1))
+    train = 'single' if n_total <= n_slices else {'source': 'single', 'kind': 'subset', 'size': n_slices, 'random_state': f'train {layer}'}
+    manifest = {'dataset': {'single': {'cls': "<class 'markovdwp_nb.kernels.SingleKernelDataset'>", 'root': str(vault),
+                                       'source': layer, 'dim': 'mio', 'min_norm': 0.1}},
+                'resampling': {'train': train, 'reference': {'source': 'single', 'kind': 'subset', 'size': min(512, n_total),
+                                                             'random_state': f'reference {layer}'}},
+                'feeds': {'train': {'batch_size': 256, 'shuffle': True}},
+                'trainer': {'max_epochs': epochs}, 'runtime': "<class 'markovdwp_nb.vae.SGVBRuntime'>",
+                'vae': {'encoder': {'cls': f"<class 'markovdwp_nb.vae.Encoder{size}'>", 'h_dim': h_dim},
+                        'decoder': {'cls': f"<class 'markovdwp_nb.vae.Decoder{size}'>", 'h_dim': h_dim},
+                        'options': {'x_dim': 1, 'z_dim': z_dim}},
+                'options': {'lr': 1e-3, 'beta': 1.0, 'eval_draws': 16, 'wandb': False}}
+    start = time.time()
+    with quiet(): runtime, _ = train_vae(manifest, target=path, seed=0, device='cpu')
+    last = runtime.history[-1]
+    log(f'  VAE {size} (z={z_dim}, h={h_dim}) on {min(n_total, n_slices)} of {n_total} slices of {layer}: {epochs} epochs in '
+        f'{time.time() - start:.0f}s, held-out IWAE {last.get("held_out_iwae", float("nan")):.2f} nats, active units {last.get("active_units")}')
+    return path
+
+
+def dwp_manifest(prior: str, size: int, split: int, epochs: int, lr: float, k: float, n_slices: int | None = None) -> dict:
+    "configs/digits-dwp.json for one cell of the table."
+    manifest = load_manifest(ROOT/'configs'/'digits-dwp.json', kind='dwp')
+    manifest['dataset']['train'].update(train_size=size, random_state=split)
+    manifest['feeds']['train']['batch_size'] = min(50, size)
+    manifest['trainer'] = {'max_epochs': epochs}
+    manifest['model']['k'] = k
+    options = manifest['options']
+    options['lr'] = lr
+    if prior in ('standard normal', 'log-uniform'):
+        options.update(kind='classic', priors={}, init={})
+        if prior == 'log-uniform': manifest['model']['cls'] = "<class 'markovdwp_nb.bnn.BayesDigitsNetVD'>"
+    else:
+        if n_slices: options['priors']['features.conv1']['n_slices'] = n_slices  # the unbiased subset estimator of the penalty
+        if prior == 'DWP + DWP init': options['init'] = {name: 'prior' for name in CONVS}
+    return manifest
+
+
+def bayes_table(work: Path, sizes, n_splits: int, steps: int, lr: float, k: float, n_slices: int | None = None) -> dict:
+    "Test accuracy of the 10-sample ensemble per (size, prior, split)."
+    scores = {}
+    for size in sizes:
+        epochs = max(1, math.ceil(steps / math.ceil(size / min(50, size))))
+        for split in range(n_splits):
+            for prior in PRIORS:
+                target = work/'bnn'/f'n{size}-e{epochs}-k{k}-s{n_slices}'/prior.replace(' ', '_').replace('+', 'and')/f'split{split}'
+                if (target/'results.json').exists(): results = json.loads((target/'results.json').read_text())
+                else:
+                    start = time.time()
+                    with quiet(): _, results = train_dwp(dwp_manifest(prior, size, split, epochs, lr, k, n_slices), target=target,
+                                                         seed=split, device='cpu')
+                    log(f'  n={size} split {split} {prior:>16}: {epochs} epochs in {time.time() - start:.0f}s, '
+                        f'ensemble accuracy {results["ensemble"]["accuracy"]:.3f}, NLL {results["ensemble"]["nll"]:.3f}')
+                scores.setdefault((size, prior), []).append(results['ensemble']['accuracy'])
+    return scores
+
+
+def plain_manifest(size: int, split: int, epochs: int, lr: float, k: float) -> dict:
+    "A plain (non-Bayesian) DigitsNet on `size` examples of the digits 5-9, validated on the test digits 5-9."
+    manifest = load_manifest(ROOT/'configs'/'digits-dwp.json', kind='dwp')
+    manifest['dataset']['train'].update(train_size=size, random_state=split)
+    manifest['feeds']['train']['batch_size'] = 10
+    return {'dataset': manifest['dataset'], 'feeds': manifest['feeds'], 'trainer': {'max_epochs': epochs},
+            'model': {'cls': "<class 'markovdwp_nb.models.DigitsNet'>", 'n_classes': 5, 'k': k},
+            'options': {'lr': lr, 'coef': {'task.nll': 1.0}}}
+
+
+def init_table(work: Path, vault: Path, vaes: dict, size: int, n_splits: int, epochs: int, lr: float, k: float,
+               threshold: float) -> tuple:
+    "Epochs to reach `threshold` validation accuracy per (init, split); None when not reached."
+    priors = load_priors({name: {'path': str(vaes[name]), 'kind': 'collapsed'} for name in CONVS})
+    specs = {'default': {}, 'DWP': {name: 'prior' for name in CONVS}, 'source kernels': {name: {'root': str(vault)} for name in CONVS}}
+    reached, curves = {}, {}
+    for split in range(n_splits):
+        for init in INITS:
+            path = work/'plain'/f'n{size}-e{epochs}-k{k}'/f'{init.replace(" ", "_")}__split{split}.pt'
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if not path.exists():
+                start = time.time()
+                with quiet():
+                    train_source(plain_manifest(size, split, epochs, lr, k), target=path, seed=split, device='cpu',
+                                 cbs=[PriorInit(specs[init], priors)])
+                log(f'  plain n={size} split {split} init {init:>14}: {epochs} epochs in {time.time() - start:.0f}s')
+            accuracy = [row[2] for row in torch.load(path, weights_only=True)['history']]
+            first = next((i + 1 for i, a in enumerate(accuracy) if a >= threshold), None)
+            reached.setdefault(init, []).append(first)
+            curves.setdefault(init, []).append(accuracy)
+    return reached, curves
+
+
+def mean_std(values) -> str:
+    values = np.asarray(values, dtype=float)
+    return f'{values.mean():.3f} ± {values.std(ddof=1) if len(values) > 1 else 0.0:.3f}'
+
+
+def print_tables(scores: dict, sizes, reached: dict, curves: dict, threshold: float, epochs: int, size: int, n_splits: int):
+    log(f'\nTable 1: test accuracy of the 10-sample ensemble, Bayesian DigitsNet on digits 5-9, mean ± std over {n_splits} splits')
+    log(f'{"prior":>16} | ' + ' | '.join(f'{f"N = {n}":^15}' for n in sizes))
+    for prior in PRIORS: log(f'{prior:>16} | ' + ' | '.join(f'{mean_std(scores[(n, prior)]):^15}' for n in sizes))
+    log(f'\nTable 2: epochs to reach {threshold:.0%} validation accuracy, plain DigitsNet on N = {size}, at most {epochs} epochs, '
+        f'over {n_splits} splits')
+    log(f'{"init":>16} | {"epochs (reached)":^22} | {"reached":^9} | {"acc. after 1 epoch":^18} | {"final acc.":^15}')
+    for init in INITS:
+        hits = [r for r in reached[init] if r is not None]
+        epochs_text = mean_std(hits) if hits else 'never'
+        first = [c[0] for c in curves[init]]
+        final = [c[-1] for c in curves[init]]
+        log(f'{init:>16} | {epochs_text:^22} | {len(hits)}/{len(reached[init]):^7} | {mean_std(first):^18} | {mean_std(final):^15}')
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--quick', action='store_true', help='a tiny version: 1 split, N = 50, few epochs')
+    parser.add_argument('--work', default='runs/claims', help='directory for the zoo, vault, VAEs and runs (reused)')
+    parser.add_argument('--splits', type=int, default=None, help='data splits per size (default 5; quick 1)')
+    parser.add_argument('--sizes', type=int, nargs='+', default=None, help='training set sizes (default 50 100 200; quick 50)')
+    parser.add_argument('--steps', type=int, default=None, help='optimiser steps of each Bayesian net (default 200; quick 40)')
+    parser.add_argument('--k', type=float, default=0.5, help='width multiplier of the target DigitsNets (default 0.5)')
+    parser.add_argument('--n-slices', type=int, default=256,
+                        help='slices per step of the unbiased subset estimate of the 5x5 DWP penalty (0: all slices)')
+    parser.add_argument('--lr', type=float, default=3e-3)
+    parser.add_argument('--threshold', type=float, default=0.9, help='validation accuracy of the speed-up table')
+    args = parser.parse_args(argv)
+    quick = args.quick
+    sizes = args.sizes or ([50] if quick else [50, 100, 200])
+    n_splits = args.splits or (1 if quick else 5)
+    steps = args.steps or (40 if quick else 200)
+    k, n_slices = args.k, args.n_slices or None
+    n_models, source_epochs, vae_epochs, vae_slices, plain_epochs = (3, 2, 2, 2048, 10) if quick else (10, 10, 10, 8192, 30)
+    work = Path(args.work)/('quick' if quick else 'full')
+    work.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    start = time.time()
+    log(f'dwp_claims: {"quick" if quick else "full"} run in {work}: sizes {sizes}, {n_splits} splits, {steps} steps per Bayesian net, '
+        f'k={k}, 5x5 DWP penalty on {n_slices or "all"} slices per step')
+    log(f'[1] source zoo: {n_models} DigitsNets (k=1) on digits 0-4, {source_epochs} epochs')
+    zoo = source_zoo(work, n_models, source_epochs)
+    vault = vault_of(zoo, n_models)
+    log(f'[2] kernel VAEs on {vault} ({vae_epochs} epochs)')
+    vaes = {'features.conv0': kernel_vae(work, vault, 'features.conv0', '7x7', 2, 32, vae_epochs * 10, vae_slices),  # few slices: more epochs
+            'features.conv1': kernel_vae(work, vault, 'features.conv1', '5x5', 4, 32, vae_epochs, vae_slices)}
+    os.environ.update(VAE7=str(vaes['features.conv0']), VAE5=str(vaes['features.conv1']))
+    if k != 1.0: log(f'    note: the target nets have k={k}; the DWP models the slices, which do not depend on the width')
+    log(f'[3] Bayesian DigitsNets ({time.time() - start:.0f}s so far)')
+    scores = bayes_table(work, sizes, n_splits, steps, args.lr, k, n_slices)
+    log(f'[4] plain DigitsNets, default / DWP / source-kernel init ({time.time() - start:.0f}s so far)')
+    size = 100 if 100 in sizes else sizes[0]
+    reached, curves = init_table(work, vault, vaes, size, n_splits, plain_epochs, args.lr, k, args.threshold)
+    print_tables(scores, sizes, reached, curves, args.threshold, plain_epochs, size, n_splits)
+    log(f'\ndwp_claims: done in {time.time() - start:.0f}s ({"quick" if quick else "full"}; artefacts under {work})')
+
+
+if __name__ == '__main__':
+    main()
