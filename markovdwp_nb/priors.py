@@ -18,8 +18,8 @@ from .vae_train import load_vae
 
 # %% auto #0
 __all__ = ['LOG_2PI_E', 'KINDS', 'PRIOR_SPEC_KEYS', 'layer_label', 'WeightPrior', 'StandardNormalPrior', 'LogUniformPrior',
-           'gaussian_entropy', 'standard_normal', 'ImplicitSlicePrior', 'learned_latent_prior', 'load_prior',
-           'load_prior_spec', 'load_priors', 'check_priors']
+           'gaussian_entropy', 'standard_normal', 'ImplicitSlicePrior', 'ChunkedSliceSum', 'learned_latent_prior',
+           'load_prior', 'load_prior_spec', 'load_priors', 'check_priors']
 
 # %% ../nbs/11_priors.ipynb #0b00ee8f
 def layer_label(module: nn.Module, name: str | None = None) -> str:
@@ -98,7 +98,8 @@ def _check_draws(value, name: str) -> int:
 class ImplicitSlicePrior(WeightPrior):
     "The deep weight prior: the slices of a conv kernel are i.i.d. under a kernel VAE; the penalty is the auxiliary bound."
     def __init__(self, decoder: nn.Module, encoder: nn.Module | None = None, kind: str = 'trainable',
-                 n_draws_q: int = 1, n_draws_r: int = 1, n_slices: int | None = None, latent_prior=None):
+                 n_draws_q: int = 1, n_draws_r: int = 1, n_slices: int | None = None, latent_prior=None,
+                 chunk_size: int | None = 2048):
         super().__init__()
         if kind not in KINDS: raise SpecError(f'kind: expected one of {", ".join(KINDS)}, got {kind!r}')
         if kind != 'collapsed' and encoder is None: raise SpecError(f'kind={kind!r}: the encoder r(z | w) is missing')
@@ -109,6 +110,7 @@ class ImplicitSlicePrior(WeightPrior):
                             f'the decoder reads {tuple(decoder.input_shape)}')
         self.kind, self.n_draws_q, self.n_draws_r = kind, _check_draws(n_draws_q, 'n_draws_q'), _check_draws(n_draws_r, 'n_draws_r')
         self.n_slices = None if n_slices is None else _check_draws(n_slices, 'n_slices')
+        self.chunk_size = None if chunk_size is None else _check_draws(chunk_size, 'chunk_size')
         self.decoder = decoder.requires_grad_(False)                      # p(w | z) is part of the prior: fixed
         self.encoder = None if kind == 'collapsed' else encoder.requires_grad_(kind == 'trainable')
         if isinstance(latent_prior, nn.Module): latent_prior.requires_grad_(False)
@@ -120,7 +122,7 @@ class ImplicitSlicePrior(WeightPrior):
     def latent_shape(self) -> tuple: return tuple(self.decoder.input_shape)
 
     def extra_repr(self) -> str:
-        return f'kind={self.kind!r}, n_draws_q={self.n_draws_q}, n_draws_r={self.n_draws_r}, n_slices={self.n_slices}'
+        return f'kind={self.kind!r}, n_draws_q={self.n_draws_q}, n_draws_r={self.n_draws_r}, n_slices={self.n_slices}, chunk_size={self.chunk_size}'
 
     def check_shape(self, weight_shape, where: str = 'weight') -> tuple:
         "Return `weight_shape` if it is `c_out x c_in x k x k` with the VAE's `k`; else raise naming `where`."
@@ -183,14 +185,57 @@ def slice_terms(self: ImplicitSlicePrior, loc: torch.Tensor, log_sigma2: torch.T
     return -gaussian_entropy(log_sigma2, len(self.slice_shape)) + kl_r.mean(0) - log_likelihood.mean((0, 1))
 
 # %% ../nbs/11_priors.ipynb #95c1bb1e
+class ChunkedSliceSum(torch.autograd.Function):
+    "The sum of a prior's slice terms, chunk by chunk, with each chunk's gradients computed in the forward pass."
+    @staticmethod
+    def forward(ctx, prior, chunk_size: int, noise_w, noise_z, loc, log_sigma2, *parameters):
+        needs = ctx.needs_input_grad[4:]
+        grads = [torch.zeros_like(t) if need else None for t, need in zip((loc, log_sigma2, *parameters), needs)]
+        total = loc.new_zeros(())
+        for start in range(0, len(loc), chunk_size):
+            rows = slice(start, start + chunk_size)
+            with torch.enable_grad():
+                chunk = [loc[rows].detach().requires_grad_(needs[0]), log_sigma2[rows].detach().requires_grad_(needs[1])]
+                value = prior.slice_terms(*chunk, None if noise_w is None else noise_w[:, rows],
+                                          None if noise_z is None else noise_z[:, :, rows]).sum()
+                wrt = [t for t, need in zip((*chunk, *parameters), needs) if need]
+                chunk_grads = iter(torch.autograd.grad(value, wrt))
+            for i, need in enumerate(needs):
+                if not need: continue
+                if i < 2: grads[i][rows] = next(chunk_grads)
+                else: grads[i] += next(chunk_grads)
+            total += value.detach()
+        ctx.grads = grads
+        return total
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_output):
+        grads, ctx.grads = ctx.grads, None
+        return (None, None, None, None, *[None if g is None else g * grad_output for g in grads])
+
+@patch
+def slice_sum(self: ImplicitSlicePrior, loc: torch.Tensor, log_sigma2: torch.Tensor,
+              noise_w: torch.Tensor | None = None, noise_z: torch.Tensor | None = None) -> torch.Tensor:
+    "`slice_terms(...).sum()`, over chunks of `chunk_size` slices (same value, same gradients, bounded memory)."
+    if self.chunk_size is None or len(loc) <= self.chunk_size: return self.slice_terms(loc, log_sigma2, noise_w, noise_z).sum()
+    parameters = [p for p in (self.encoder.parameters() if self.encoder is not None else ()) if p.requires_grad]
+    if not torch.is_grad_enabled() or not any(t.requires_grad for t in (loc, log_sigma2, *parameters)):
+        with torch.no_grad():
+            return sum(self.slice_terms(loc[i:i + self.chunk_size], log_sigma2[i:i + self.chunk_size],
+                                        None if noise_w is None else noise_w[:, i:i + self.chunk_size],
+                                        None if noise_z is None else noise_z[:, :, i:i + self.chunk_size]).sum()
+                       for i in range(0, len(loc), self.chunk_size))
+    return ChunkedSliceSum.apply(self, self.chunk_size, noise_w, noise_z, loc, log_sigma2, *parameters)
+
 @patch
 def penalty(self: ImplicitSlicePrior, module: nn.Module) -> torch.Tensor:
     "The auxiliary-bound replacement of KL(q || p) of the conv layer `module`: all slices, or `n_slices` random ones scaled up."
     loc, log_sigma2 = self.variational_slices(module)
     n_total = len(loc)
-    if self.n_slices is None or self.n_slices >= n_total: return self.slice_terms(loc, log_sigma2).sum()
+    if self.n_slices is None or self.n_slices >= n_total: return self.slice_sum(loc, log_sigma2)
     index = torch.randperm(n_total, device=loc.device)[:self.n_slices]
-    return self.slice_terms(loc[index], log_sigma2[index]).sum() * (n_total / self.n_slices)
+    return self.slice_sum(loc[index], log_sigma2[index]) * (n_total / self.n_slices)
 
 # %% ../nbs/11_priors.ipynb #11f57368
 @patch
@@ -216,7 +261,7 @@ def load_prior(path, kind: str = 'trainable', **options) -> ImplicitSlicePrior:
     return ImplicitSlicePrior(vae.decoder, vae.encoder, kind=kind, latent_prior=learned_latent_prior(vae), **options)
 
 # %% ../nbs/11_priors.ipynb #d25c4708
-PRIOR_SPEC_KEYS = ('path', 'kind', 'n_draws_q', 'n_draws_r', 'n_slices')
+PRIOR_SPEC_KEYS = ('path', 'kind', 'n_draws_q', 'n_draws_r', 'n_slices', 'chunk_size')
 
 def load_prior_spec(spec: dict, kind: str | None = None, where: str = 'prior') -> ImplicitSlicePrior:
     "The prior of one manifest spec `{'path': ..., 'kind': ..., ...}`; `kind` overrides the spec's; errors name `where`."
