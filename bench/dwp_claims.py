@@ -16,7 +16,7 @@ written under --work (default runs/claims) and reused on a re-run.
 """
 from __future__ import annotations
 
-import argparse, contextlib, io, json, math, os, sys, time, warnings
+import argparse, contextlib, hashlib, io, json, math, os, sys, time, warnings
 from copy import deepcopy
 from pathlib import Path
 
@@ -50,10 +50,15 @@ def quiet():
         yield
 
 
-def source_zoo(work: Path, n_models: int, epochs: int) -> Path:
-    "Train (or reuse) the source DigitsNets on digits 0-4 of configs/digits-source.json."
+def source_zoo(work: Path, n_models: int, epochs: int, l2: float = 3e-3, lr: float = 3e-3) -> Path:
+    """Train (or reuse) the source DigitsNets on digits 0-4 of configs/digits-source.json, for `epochs` epochs with
+    an L2 coefficient `l2` on the conv kernels: the config's 10 epochs with 1e-4 leave the kernels close to their
+    i.i.d. initialisation (no structure for a kernel VAE to learn: it collapses to a per-pixel Gaussian); 100
+    epochs with 3e-3 give smooth, low-rank 5x5 slices (4 principal components: 72% of the variance)."""
     manifest = load_manifest(ROOT/'configs'/'digits-source.json')
     manifest['trainer'] = {'max_epochs': epochs}
+    manifest['options'].update(lr=lr)
+    manifest['options']['coef']['model.l2_norm.features'] = l2
     zoo = work/'zoo'
     zoo.mkdir(parents=True, exist_ok=True)
     for i in range(n_models):
@@ -68,32 +73,36 @@ def source_zoo(work: Path, n_models: int, epochs: int) -> Path:
 
 
 def vault_of(zoo: Path, n_models: int) -> Path:
-    "The kernel vault of the zoo (rebuilt when the zoo changed)."
+    "The kernel vault of the zoo (rebuilt when the zoo's files changed)."
     vault = zoo.parent/f'kernels__{zoo.name}'
     stamp = vault/'.models'
-    if not (stamp.exists() and stamp.read_text() == str(n_models)):
+    models = '\n'.join(f'{p.name} {p.stat().st_size} {p.stat().st_mtime_ns}' for p in sorted(zoo.glob('*.pt')))
+    if not (stamp.exists() and stamp.read_text() == models):
         vault = collect_kernels(zoo, force=True)
-        stamp.write_text(str(n_models))
+        stamp.write_text(models)
     return vault
 
 
-def kernel_vae(work: Path, vault: Path, layer: str, size: str, z_dim: int, h_dim: int, epochs: int, n_slices: int = 8192) -> Path:
-    "Train (or reuse) the SGVB kernel VAE of (a random subset of `n_slices` of) the `size` slices of `layer` in the vault."
-    path = work/f'vae{size}__z{z_dim}-h{h_dim}-e{epochs}-n{n_slices}.pt'
+def kernel_vae(work: Path, vault: Path, layer: str, size: str, z_dim: int, h_dim: int, epochs: int, n_slices: int = 8192,
+               min_norm: float = 0.1, batch_size: int = 256, warmup: int = 0) -> Path:
+    """Train (or reuse) the SGVB kernel VAE of (a random subset of `n_slices` of) the `size` slices of `layer` in the
+    vault with norm >= `min_norm`; `warmup` steps of KL warm-up (beta from 0 to 1) against posterior collapse."""
+    path = work/f'vae{size}__z{z_dim}-h{h_dim}-e{epochs}-n{n_slices}-m{min_norm}-b{batch_size}-w{warmup}.pt'
     if path.exists(): return path
     from markovdwp_nb.kernels import SingleKernelDataset
-    n_total = len(SingleKernelDataset(vault, layer, dim='mio', min_norm=0.1))
+    n_total = len(SingleKernelDataset(vault, layer, dim='mio', min_norm=min_norm))
     train = 'single' if n_total <= n_slices else {'source': 'single', 'kind': 'subset', 'size': n_slices, 'random_state': f'train {layer}'}
     manifest = {'dataset': {'single': {'cls': "<class 'markovdwp_nb.kernels.SingleKernelDataset'>", 'root': str(vault),
-                                       'source': layer, 'dim': 'mio', 'min_norm': 0.1}},
+                                       'source': layer, 'dim': 'mio', 'min_norm': min_norm}},
                 'resampling': {'train': train, 'reference': {'source': 'single', 'kind': 'subset', 'size': min(512, n_total),
                                                              'random_state': f'reference {layer}'}},
-                'feeds': {'train': {'batch_size': 256, 'shuffle': True}},
+                'feeds': {'train': {'batch_size': batch_size, 'shuffle': True}},
                 'trainer': {'max_epochs': epochs}, 'runtime': "<class 'markovdwp_nb.vae.SGVBRuntime'>",
                 'vae': {'encoder': {'cls': f"<class 'markovdwp_nb.vae.Encoder{size}'>", 'h_dim': h_dim},
                         'decoder': {'cls': f"<class 'markovdwp_nb.vae.Decoder{size}'>", 'h_dim': h_dim},
                         'options': {'x_dim': 1, 'z_dim': z_dim}},
-                'options': {'lr': 1e-3, 'beta': 1.0, 'eval_draws': 16, 'wandb': False}}
+                'options': {'lr': 1e-3, 'beta': {'mode': 'anneal', 'p0': [0, 0.0], 'p1': [warmup, 1.0]} if warmup else 1.0,
+                            'eval_draws': 16, 'wandb': False}}
     start = time.time()
     with quiet(): runtime, _ = train_vae(manifest, target=path, seed=0, device='cpu')
     last = runtime.history[-1]
@@ -102,7 +111,8 @@ def kernel_vae(work: Path, vault: Path, layer: str, size: str, z_dim: int, h_dim
     return path
 
 
-def dwp_manifest(prior: str, size: int, split: int, epochs: int, lr: float, k: float, n_slices: int | None = None) -> dict:
+def dwp_manifest(prior: str, size: int, split: int, epochs: int, lr: float, k: float, n_slices: int | None = None,
+                 warmup: int = 0) -> dict:
     "configs/digits-dwp.json for one cell of the table."
     manifest = load_manifest(ROOT/'configs'/'digits-dwp.json', kind='dwp')
     manifest['dataset']['train'].update(train_size=size, random_state=split)
@@ -111,6 +121,7 @@ def dwp_manifest(prior: str, size: int, split: int, epochs: int, lr: float, k: f
     manifest['model']['k'] = k
     options = manifest['options']
     options['lr'] = lr
+    if warmup: options['kl_warmup'] = {'n_steps': warmup}  # the KL weight from 0 to 1 over the first `warmup` steps
     if prior in ('standard normal', 'log-uniform'):
         options.update(kind='classic', priors={}, init={})
         if prior == 'log-uniform': manifest['model']['cls'] = "<class 'markovdwp_nb.bnn.BayesDigitsNetVD'>"
@@ -120,18 +131,19 @@ def dwp_manifest(prior: str, size: int, split: int, epochs: int, lr: float, k: f
     return manifest
 
 
-def bayes_table(work: Path, sizes, n_splits: int, steps: int, lr: float, k: float, n_slices: int | None = None) -> dict:
+def bayes_table(work: Path, sizes, n_splits: int, steps: int, lr: float, k: float, n_slices: int | None = None,
+                warmup: int = 0) -> dict:
     "Test accuracy of the 10-sample ensemble per (size, prior, split)."
     scores = {}
     for size in sizes:
         epochs = max(1, math.ceil(steps / math.ceil(size / min(50, size))))
         for split in range(n_splits):
             for prior in PRIORS:
-                target = work/'bnn'/f'n{size}-e{epochs}-k{k}-s{n_slices}'/prior.replace(' ', '_').replace('+', 'and')/f'split{split}'
+                target = work/'bnn'/f'n{size}-e{epochs}-k{k}-s{n_slices}-w{warmup}'/prior.replace(' ', '_').replace('+', 'and')/f'split{split}'
                 if (target/'results.json').exists(): results = json.loads((target/'results.json').read_text())
                 else:
                     start = time.time()
-                    with quiet(): _, results = train_dwp(dwp_manifest(prior, size, split, epochs, lr, k, n_slices), target=target,
+                    with quiet(): _, results = train_dwp(dwp_manifest(prior, size, split, epochs, lr, k, n_slices, warmup), target=target,
                                                          seed=split, device='cpu')
                     log(f'  n={size} split {split} {prior:>16}: {epochs} epochs in {time.time() - start:.0f}s, '
                         f'ensemble accuracy {results["ensemble"]["accuracy"]:.3f}, NLL {results["ensemble"]["nll"]:.3f}')
@@ -157,7 +169,8 @@ def init_table(work: Path, vault: Path, vaes: dict, size: int, n_splits: int, ep
     reached, curves = {}, {}
     for split in range(n_splits):
         for init in INITS:
-            path = work/'plain'/f'n{size}-e{epochs}-k{k}'/f'{init.replace(" ", "_")}__split{split}.pt'
+            tag = hashlib.sha1(' '.join(sorted(Path(p).name for p in vaes.values())).encode()).hexdigest()[:8]  # which VAEs
+            path = work/'plain'/f'n{size}-e{epochs}-k{k}-v{tag}'/f'{init.replace(" ", "_")}__split{split}.pt'
             path.parent.mkdir(parents=True, exist_ok=True)
             if not path.exists():
                 start = time.time()
@@ -210,23 +223,29 @@ def main(argv=None):
     n_splits = args.splits or (1 if quick else 5)
     steps = args.steps or (40 if quick else 200)
     k, n_slices = args.k, args.n_slices or None
-    n_models, source_epochs, vae_epochs, vae_slices, plain_epochs = (3, 2, 2, 2048, 10) if quick else (10, 10, 10, 8192, 30)
-    work = Path(args.work)/('quick' if quick else 'full')
+    n_models, source_epochs, vae_epochs, vae_slices, plain_epochs = (3, 2, 2, 2048, 10) if quick else (10, 100, 30, 8192, 30)
+    source_l2, warmup = 3e-3, (10 if quick else steps // 4)
+    # everything under `work` derives from one source zoo: its settings name the directory
+    work = Path(args.work)/f'{"quick" if quick else "full"}__src-e{source_epochs}-l2{source_l2}'
     work.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     start = time.time()
     log(f'dwp_claims: {"quick" if quick else "full"} run in {work}: sizes {sizes}, {n_splits} splits, {steps} steps per Bayesian net, '
         f'k={k}, 5x5 DWP penalty on {n_slices or "all"} slices per step')
-    log(f'[1] source zoo: {n_models} DigitsNets (k=1) on digits 0-4, {source_epochs} epochs')
-    zoo = source_zoo(work, n_models, source_epochs)
+    log(f'[1] source zoo: {n_models} DigitsNets (k=1) on digits 0-4, {source_epochs} epochs, L2 {source_l2} on the kernels')
+    zoo = source_zoo(work, n_models, source_epochs, source_l2)
     vault = vault_of(zoo, n_models)
-    log(f'[2] kernel VAEs on {vault} ({vae_epochs} epochs)')
-    vaes = {'features.conv0': kernel_vae(work, vault, 'features.conv0', '7x7', 2, 32, vae_epochs * 10, vae_slices),  # few slices: more epochs
-            'features.conv1': kernel_vae(work, vault, 'features.conv1', '5x5', 4, 32, vae_epochs, vae_slices)}
+    log(f'[2] kernel VAEs on {vault} ({time.time() - start:.0f}s so far)')
+    # the L2-trained kernels are small: slices below these norms are dead ones (the seed's min_norm filter, rescaled)
+    vae_warmup = 20 if quick else 300
+    vaes = {'features.conv0': kernel_vae(work, vault, 'features.conv0', '7x7', 2, 32, vae_epochs * 10, vae_slices,  # few slices: more epochs
+                                         min_norm=0.05, batch_size=64, warmup=vae_warmup),
+            'features.conv1': kernel_vae(work, vault, 'features.conv1', '5x5', 4, 32, vae_epochs, vae_slices,
+                                         min_norm=0.01, batch_size=256, warmup=vae_warmup)}
     os.environ.update(VAE7=str(vaes['features.conv0']), VAE5=str(vaes['features.conv1']))
     if k != 1.0: log(f'    note: the target nets have k={k}; the DWP models the slices, which do not depend on the width')
-    log(f'[3] Bayesian DigitsNets ({time.time() - start:.0f}s so far)')
-    scores = bayes_table(work, sizes, n_splits, steps, args.lr, k, n_slices)
+    log(f'[3] Bayesian DigitsNets, KL warm-up over {warmup} steps ({time.time() - start:.0f}s so far)')
+    scores = bayes_table(work, sizes, n_splits, steps, args.lr, k, n_slices, warmup)
     log(f'[4] plain DigitsNets, default / DWP / source-kernel init ({time.time() - start:.0f}s so far)')
     size = 100 if 100 in sizes else sizes[0]
     reached, curves = init_table(work, vault, vaes, size, n_splits, plain_epochs, args.lr, k, args.threshold)

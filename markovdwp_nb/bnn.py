@@ -24,14 +24,15 @@ from .data import get_dataloaders
 from .models import CIFARNet, DigitsNet
 from .nn import Conv2dGaussian, Conv2dVD, LinearGaussian, LinearVD, GaussianLayer, VDLayer, bayesian_layers, sparsity_report
 from .priors import LogUniformPrior, StandardNormalPrior, check_priors, load_priors
-from .callbacks import KLPenalty, PriorInit, SparsityMetrics, evaluate_ensemble, prior_splitter
+from .callbacks import KLAnneal, KLPenalty, PriorInit, SparsityMetrics, evaluate_ensemble, prior_splitter
 from .source import FailOnNaN, LinearLRDecay, trainer_settings
 from .snapshot import make_snapshot, write_atomically
 
 # %% auto #0
 __all__ = ['KINDS', 'OPTIONS', 'BayesDigitsNet', 'BayesDigitsNetVD', 'BayesCIFARNetGaussian', 'BayesCIFARNet', 'BayesCIFARNetVD',
            'classic_priors', 'experiment_kind', 'experiment_priors', 'conv_layer_names', 'init_spec', 'apply_overrides',
-           'check_options', 'dwp_learner', 'history_rows', 'results_path', 'train_dwp', 'summary', 'cli_dwp']
+           'check_options', 'kl_warmup', 'dwp_learner', 'history_rows', 'results_path', 'train_dwp', 'summary',
+           'cli_dwp']
 
 # %% ../nbs/13_bnn.ipynb #121caf69
 class BayesDigitsNet(DigitsNet):
@@ -55,7 +56,7 @@ class BayesCIFARNetVD(BayesCIFARNet):
 
 # %% ../nbs/13_bnn.ipynb #66944d63
 KINDS = ('classic', 'implicit')
-OPTIONS = {'lr', 'coef', 'kind', 'priors', 'init', 'reset_logsigma2', 'n_samples'}
+OPTIONS = {'lr', 'coef', 'kind', 'priors', 'init', 'reset_logsigma2', 'n_samples', 'kl_warmup'}
 
 def classic_priors(model: nn.Module) -> dict:
     "`{layer: prior}`: the standard normal prior for Gaussian layers, the log-uniform one for VD layers."
@@ -106,6 +107,17 @@ def check_options(options: dict, where: str = 'options'):
     unknown = sorted(set(options) - OPTIONS)
     if unknown: warnings.warn(f'{where}: ignoring {", ".join(unknown)} (known: {", ".join(sorted(OPTIONS))})')
 
+def kl_warmup(value, where: str = 'options.kl_warmup') -> KLAnneal | None:
+    "The `KLAnneal` of `options.kl_warmup`: a number of epochs, `{\"n_epochs\": E}` or `{\"n_steps\": S}`; None for 0 or absent."
+    if value is None or (not isinstance(value, bool) and value == 0): return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool): value = {'n_epochs': value}
+    if not isinstance(value, dict) or len(value) != 1 or not set(value) <= {'n_epochs', 'n_steps'}:
+        raise SpecError(f'{where}: expected a number of epochs, {{"n_epochs": E}} or {{"n_steps": S}}, got {value!r}')
+    (key, length), = value.items()
+    if isinstance(length, bool) or not isinstance(length, (int, float)) or not length > 0 or (key == 'n_steps' and length != int(length)):
+        raise SpecError(f'{where}.{key}: expected a positive number, got {length!r}')
+    return KLAnneal(**{key: int(length) if key == 'n_steps' else float(length)})
+
 def dwp_learner(manifest: dict, priors_kind: str | None = None, init: str | None = None, device=None,
                 where: str = 'manifest') -> Learner:
     "The fastai `Learner` of a DWP manifest (after the `--priors` / `--init` overrides), with `.priors` and `.manifest`."
@@ -120,6 +132,8 @@ def dwp_learner(manifest: dict, priors_kind: str | None = None, init: str | None
     priors = experiment_priors(model, options, None)
     cbs = [PriorInit(options.get('init'), priors, options.get('reset_logsigma2', False)),
            KLPenalty(priors, options.get('coef')), LinearLRDecay(options['lr']), FailOnNaN(where)]
+    warmup = kl_warmup(options.get('kl_warmup'))
+    if warmup is not None: cbs.append(warmup)
     if any(isinstance(m, VDLayer) for m in bayesian_layers(model).values()): cbs.append(SparsityMetrics())
     if clip > 0: cbs.append(GradientClip(clip))
     learn = Learner(dls, model, loss_func=CrossEntropyLossFlat(), opt_func=partial(Adam, wd=0.0, eps=1e-8),
