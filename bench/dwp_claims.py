@@ -121,6 +121,7 @@ def dwp_manifest(prior: str, size: int, split: int, epochs: int, lr: float, k: f
     manifest['model']['k'] = k
     options = manifest['options']
     options['lr'] = lr
+    options['wandb'] = False                                # results.json holds what the tables need
     if warmup: options['kl_warmup'] = {'n_steps': warmup}  # the KL weight from 0 to 1 over the first `warmup` steps
     if prior in ('standard normal', 'log-uniform'):
         options.update(kind='classic', priors={}, init={})

@@ -27,6 +27,7 @@ from .priors import LogUniformPrior, StandardNormalPrior, check_priors, load_pri
 from .callbacks import KLAnneal, KLPenalty, PriorInit, SparsityMetrics, evaluate_ensemble, prior_splitter
 from .source import FailOnNaN, LinearLRDecay, trainer_settings
 from .snapshot import make_snapshot, write_atomically
+from .vae_train import start_wandb, wandb_mode
 
 # %% auto #0
 __all__ = ['KINDS', 'OPTIONS', 'BayesDigitsNet', 'BayesDigitsNetVD', 'BayesCIFARNetGaussian', 'BayesCIFARNet', 'BayesCIFARNetVD',
@@ -56,7 +57,7 @@ class BayesCIFARNetVD(BayesCIFARNet):
 
 # %% ../nbs/13_bnn.ipynb #66944d63
 KINDS = ('classic', 'implicit')
-OPTIONS = {'lr', 'coef', 'kind', 'priors', 'init', 'reset_logsigma2', 'n_samples', 'kl_warmup'}
+OPTIONS = {'lr', 'coef', 'kind', 'priors', 'init', 'reset_logsigma2', 'n_samples', 'kl_warmup', 'wandb'}
 
 def classic_priors(model: nn.Module) -> dict:
     "`{layer: prior}`: the standard normal prior for Gaussian layers, the log-uniform one for VD layers."
@@ -158,23 +159,33 @@ def results_path(target):
 
 def train_dwp(manifest: dict, target=None, seed=None, priors_kind: str | None = None, init: str | None = None,
               device=None, cbs=(), where: str = 'manifest') -> tuple:
-    "Train the Bayesian CNN of `manifest`; write `results.json` and `model.pt` to `target`. Returns (model, results)."
+    "Train the Bayesian CNN of `manifest`, logged to W&B per `options.wandb`; write `results.json` and `model.pt` to `target`. Returns (model, results)."
     path, start = results_path(target), time.time()
     seed_used = fix_randomness(seed)
     learn = dwp_learner(manifest, priors_kind, init, device, where)
     learn.add_cbs(cbs)
     max_epochs, _ = trainer_settings(learn.manifest['trainer'])
-    with learn.no_bar(): learn.fit(max_epochs)
-    history = history_rows(learn.recorder)
-    scores = evaluate_ensemble(learn, n_samples=learn.manifest['options'].get('n_samples', 10))
-    model = learn.model.cpu().eval()
-    results = {'manifest': learn.manifest, 'seed': seed_used, 'history': history, 'ensemble': scores,
-               'n_train': len(learn.dls.train.dataset), 'seconds': time.time() - start}
-    if any(isinstance(m, VDLayer) for m in bayesian_layers(model).values()): results['sparsity'] = sparsity_report(model)
-    if path is not None:
-        write_atomically(make_snapshot(config=learn.manifest, state=model.state_dict(), seed=seed_used, history=history),
-                         path.with_name('model.pt'))
-        path.write_text(json.dumps(results, indent=1, default=float))
+    run = start_wandb(learn.manifest, None if path is None else path.parent, wandb_mode(learn.manifest['options']))
+    finished = False
+    try:
+        if run is not None:
+            from fastai.callback.wandb import WandbCallback
+            learn.add_cb(WandbCallback(log=None, log_preds=False, log_model=False))
+        with learn.no_bar(): learn.fit(max_epochs)
+        history = history_rows(learn.recorder)
+        scores = evaluate_ensemble(learn, n_samples=learn.manifest['options'].get('n_samples', 10))
+        model = learn.model.cpu().eval()
+        results = {'manifest': learn.manifest, 'seed': seed_used, 'history': history, 'ensemble': scores,
+                   'n_train': len(learn.dls.train.dataset), 'seconds': time.time() - start,
+                   'wandb_dir': None if run is None else str(Path(run.dir).parent)}
+        if any(isinstance(m, VDLayer) for m in bayesian_layers(model).values()): results['sparsity'] = sparsity_report(model)
+        if path is not None:
+            write_atomically(make_snapshot(config=learn.manifest, state=model.state_dict(), seed=seed_used, history=history),
+                             path.with_name('model.pt'))
+            path.write_text(json.dumps(results, indent=1, default=float))
+        finished = True
+    finally:
+        if run is not None: run.finish(exit_code=0 if finished else 1)
     return model, results
 
 # %% ../nbs/13_bnn.ipynb #93f00f49
@@ -184,7 +195,8 @@ def summary(results: dict, target=None) -> str:
     text = (f'markovdwp dwp: {len(results["history"])} epochs on {results["n_train"]} examples in {results["seconds"]:.0f}s; '
             f'ensemble accuracy {scores["accuracy"]:.4f}, NLL {scores["nll"]:.4f}')
     if 'sparsity' in results: text += f', sparsity {results["sparsity"]["total"]["sparsity"]:.3f}'
-    return text + (f'; results in {target}' if target else '')
+    text += f'; results in {target}' if target else ''
+    return text + (f'; W&B run {results["wandb_dir"]}' if results.get('wandb_dir') else '')
 
 def cli_dwp(args) -> int:
     "`markovdwp dwp MANIFEST [--priors K] [--init I] [--target DIR]`: train a Bayesian CNN, print its summary."

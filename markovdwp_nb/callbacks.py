@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import math
-from functools import partial
 from pathlib import Path
 
 import torch
@@ -15,37 +14,24 @@ from torch import nn
 from fastai.callback.core import Callback
 from fastai.callback.progress import ProgressCallback  # noqa: F401 (adds `Learner.no_bar`)
 from fastai.data.core import DataLoaders
-from fastai.learner import Learner, ValueMetric
+from fastai.learner import Learner
 from fastai.torch_core import find_bs, trainable_params
 from fastcore.basics import noop
 from fastcore.foundation import L
 
 from .spec import SpecError, propagate
-from .source import WeightedPenalty
+from .source import RecorderColumns, WeightedPenalty
 from .nn import bayesian_layers, freeze, named_penalties, sparsity_report
 from .kernels import SingleKernelDataset
 
 # %% auto #0
-__all__ = ['DEFAULT_KL_COEF', 'SEED_LOGSIGMA2', 'VAULT_INIT_KEYS', 'RecorderColumns', 'penalty_function', 'prior_parameters',
-           'prior_splitter', 'KLPenalty', 'KLAnneal', 'init_from_prior', 'init_from_vault', 'init_weights',
-           'reset_log_sigma2', 'PriorInit', 'SparsityMetrics', 'Ensemble', 'ensemble_scores', 'ensemble_predict',
-           'evaluate_ensemble', 'EnsembleMetrics']
+__all__ = ['DEFAULT_KL_COEF', 'SEED_LOGSIGMA2', 'VAULT_INIT_KEYS', 'penalty_function', 'prior_parameters', 'prior_splitter',
+           'KLPenalty', 'KLAnneal', 'init_from_prior', 'init_from_vault', 'init_weights', 'reset_log_sigma2',
+           'PriorInit', 'SparsityMetrics', 'Ensemble', 'ensemble_scores', 'ensemble_predict', 'evaluate_ensemble',
+           'EnsembleMetrics', 'RecorderColumns']
 
 # %% ../nbs/12_callbacks.ipynb #1fedaee1
-class RecorderColumns:
-    "Mixin for a `Callback` that shows `self.column_values[name]` as columns of the recorder's epoch table (and W&B)."
-    def add_columns(self, names):
-        "Append a `ValueMetric` per name to `learn.metrics` (call it in `before_fit`, before the recorder's)."
-        self.remove_columns()
-        self.column_values = {name: None for name in names}
-        self._columns = L(ValueMetric(partial(self.column_values.get, name), name) for name in names)
-        self.learn.metrics = self.learn.metrics + self._columns
-
-    def remove_columns(self):
-        "Take this callback's columns out of `learn.metrics` again."
-        columns = getattr(self, '_columns', L())
-        if columns: self.learn.metrics = self.learn.metrics.filter(lambda metric: not any(metric is c for c in columns))
-        self._columns = L()
+_all_ = ['RecorderColumns']
 
 # %% ../nbs/12_callbacks.ipynb #712f6e13
 DEFAULT_KL_COEF = {'task.nll': 1.0, 'model.kl_div': 'dataset'}
@@ -113,8 +99,6 @@ class KLPenalty(RecorderColumns, WeightedPenalty):
 
     def after_train(self):
         for name, total in self.totals.items(): self.column_values[self.column_prefix + name] = (total / self.n_seen).item()
-
-    def after_fit(self): self.remove_columns()
 
 # %% ../nbs/12_callbacks.ipynb #d3643581
 class KLAnneal(Callback):
@@ -222,7 +206,6 @@ class SparsityMetrics(RecorderColumns, Callback):
 
     def before_fit(self): self.add_columns(list(self.report()))
     def after_train(self): self.column_values.update(self.report())
-    def after_fit(self): self.remove_columns()
 
 # %% ../nbs/12_callbacks.ipynb #a35ca386
 class Ensemble(nn.Module):
@@ -307,5 +290,3 @@ class EnsembleMetrics(RecorderColumns, Callback):
         if not self.n_seen or not hasattr(self, 'column_values'): return
         self.column_values.update({f'{self.column_prefix}accuracy': self.n_correct / self.n_seen,
                                    f'{self.column_prefix}nll': self.nll_sum / self.n_seen})
-
-    def after_fit(self): self.remove_columns()

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
-from fastai.learner import Learner
+from fastai.learner import Learner, ValueMetric
 from fastai.callback.core import Callback
 from fastai.callback.training import GradientClip
 from fastai.losses import CrossEntropyLossFlat
@@ -26,9 +26,9 @@ from .data import get_dataloaders
 from .snapshot import make_snapshot, unique_path, write_atomically
 
 # %% auto #0
-__all__ = ['TRAINER_KEYS', 'IGNORED_TRAINER_KEYS', 'l2_terms', 'coef_value', 'WeightedPenalty', 'LinearLRDecay', 'FailOnNaN',
-           'EpochCheckpoint', 'restore_checkpoint', 'trainer_settings', 'source_learner', 'resolve_target',
-           'train_source', 'cli_source']
+__all__ = ['TRAINER_KEYS', 'IGNORED_TRAINER_KEYS', 'l2_terms', 'coef_value', 'WeightedPenalty', 'RecorderColumns',
+           'LinearLRDecay', 'FailOnNaN', 'EpochCheckpoint', 'restore_checkpoint', 'trainer_settings', 'source_learner',
+           'resolve_target', 'train_source', 'cli_source']
 
 # %% ../nbs/04_source.ipynb #e723cfb0
 def l2_terms(model: nn.Module, prefix: str = 'model.l2_norm') -> dict:
@@ -64,6 +64,24 @@ class WeightedPenalty(Callback):
         self.last_terms = {self.task: nll_weight * self.learn.loss.detach(), **{k: weights[k] * v.detach() for k, v in terms.items()}}
         self.learn.loss_grad = nll_weight * self.learn.loss_grad + penalty.to(self.learn.loss_grad.device)
         self.learn.loss = self.learn.loss_grad.detach().clone()
+
+# %% ../nbs/04_source.ipynb #bf73678a
+class RecorderColumns:
+    "Mixin for a `Callback` that shows `self.column_values[name]` as columns of the recorder's epoch table (and W&B)."
+    def add_columns(self, names):
+        "Append a `ValueMetric` per name to `learn.metrics` (call it in `before_fit`, before the recorder's)."
+        self.remove_columns()
+        self.column_values = {name: None for name in names}
+        self._columns = L(ValueMetric(partial(self.column_values.get, name), name) for name in names)
+        self.learn.metrics = self.learn.metrics + self._columns
+
+    def remove_columns(self):
+        "Take this callback's columns out of `learn.metrics` again."
+        columns = getattr(self, '_columns', L())
+        if columns: self.learn.metrics = self.learn.metrics.filter(lambda metric: not any(metric is c for c in columns))
+        self._columns = L()
+
+    def after_fit(self): self.remove_columns()
 
 # %% ../nbs/04_source.ipynb #8ad07959
 class LinearLRDecay(Callback):

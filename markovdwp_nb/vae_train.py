@@ -24,7 +24,7 @@ from torch.utils.data import DataLoader as TorchDataLoader
 from .spec import SpecError, fix_randomness, from_spec, get_class, load_manifest
 from .data import VALID_FEEDS, get_dataloaders
 from .snapshot import load_snapshot, make_snapshot, unique_path, write_atomically
-from .source import FailOnNaN, LinearLRDecay, trainer_settings
+from .source import FailOnNaN, LinearLRDecay, RecorderColumns, trainer_settings
 from .kernels import SingleKernelDataset, layer_labels
 from .vae import KernelVAE, as_slices, beta_schedule, load_dwp_vae, log_weights, PARAMS_NAME
 
@@ -32,11 +32,11 @@ from .vae import KernelVAE, as_slices, beta_schedule, load_dwp_vae, log_weights,
 __all__ = ['TRAINER_OPTIONS', 'EVAL_BATCH', 'EVAL_ITEMS', 'SLICE_CMAP', 'WANDB_PROJECT', 'EVAL_DRAWS', 'EVAL_SEED',
            'named_keywords', 'keyword_names', 'build_network', 'runtime_options', 'build_runtime', 'held_out_name',
            'cap_workers', 'vae_dataloaders', 'likelihood_bounds', 'posterior_means', 'active_units', 'evaluate_vae',
-           'BetaStep', 'RecorderColumns', 'loss_term_names', 'LossTerms', 'fixed_draws', 'HeldOutLikelihood',
-           'slice_mosaic', 'slices_figure', 'latents_figure', 'layer_names', 'figure_image', 'KernelPictures',
-           'picture_path', 'wandb_mode', 'start_wandb', 'vae_learner', 'dataset_source', 'check_slice_size',
-           'checkpoint_target', 'epoch_history', 'diverged_as_error', 'train_vae', 'load_vae', 'epoch_summary',
-           'cli_vae', 'kernel_batches', 'cli_vae_eval']
+           'BetaStep', 'loss_term_names', 'LossTerms', 'fixed_draws', 'HeldOutLikelihood', 'slice_mosaic',
+           'slices_figure', 'latents_figure', 'layer_names', 'figure_image', 'KernelPictures', 'picture_path',
+           'wandb_mode', 'start_wandb', 'vae_learner', 'dataset_source', 'check_slice_size', 'checkpoint_target',
+           'epoch_history', 'diverged_as_error', 'train_vae', 'load_vae', 'epoch_summary', 'cli_vae', 'kernel_batches',
+           'cli_vae_eval']
 
 # %% ../nbs/09_vae_train.ipynb #4151eece
 TRAINER_OPTIONS = ('wandb', 'eval_draws')
@@ -171,29 +171,6 @@ class BetaStep(Callback):
     def before_batch(self):
         if self.training: self.learn.model.step = self.learn.train_iter
 
-# %% ../nbs/09_vae_train.ipynb #4d740423
-class RecorderColumns(Callback):
-    "Base of callbacks that add per-epoch columns to the recorder: override `train_columns` / `valid_columns` and the values."
-    order = Recorder.order + 5  # after the Recorder, so its columns come first; before the progress table is printed
-    def train_columns(self) -> list: return []
-    def valid_columns(self) -> list: return []
-    def train_values(self) -> list: return []
-    def valid_values(self) -> list: return []
-
-    def before_fit(self):
-        if not hasattr(self.learn, 'recorder'): return
-        names = list(self.recorder.metric_names)
-        at = names.index('valid_loss') if 'valid_loss' in names else (len(names) - 1 if names[-1:] == ['time'] else len(names))
-        names[at:at] = self.train_columns()
-        at = len(names) - 1 if names[-1:] == ['time'] else len(names)
-        names[at:at] = self.valid_columns()
-        self.recorder.metric_names = type(self.recorder.metric_names)(names)
-
-    def after_train(self):
-        if hasattr(self.learn, 'recorder') and self.train_columns(): self.recorder.log += self.train_values()
-    def after_validate(self):
-        if hasattr(self.learn, 'recorder') and self.valid_columns(): self.recorder.log += self.valid_values()
-
 # %% ../nbs/09_vae_train.ipynb #1bfb4a9b
 def loss_term_names(runtime) -> list:
     "The names of the loss terms `runtime(x)` returns, from a forward pass on two blank slices."
@@ -202,15 +179,14 @@ def loss_term_names(runtime) -> list:
     devices = [reference.device.index or 0] if reference.device.type == 'cuda' else []
     with torch.random.fork_rng(devices=devices), torch.no_grad(): return list(runtime(blank))
 
-class LossTerms(RecorderColumns):
+class LossTerms(RecorderColumns, Callback):
     "Per-epoch means of every loss term of the runtime (train and valid) and the current beta, as recorder columns."
+    order = 10  # before the Recorder, which names the columns and reads their values
     def before_fit(self):
         self.names = loss_term_names(self.learn.model)
         self.with_beta = 'kl' in self.names and hasattr(self.learn.model, 'beta')
-        super().before_fit()
+        self.add_columns([f'train_{n}' for n in self.names] + (['beta'] if self.with_beta else []) + [f'valid_{n}' for n in self.names])
 
-    def train_columns(self): return [f'train_{n}' for n in self.names] + (['beta'] if self.with_beta else [])
-    def valid_columns(self): return [f'valid_{n}' for n in self.names]
     def before_train(self): self.sums, self.count = {}, 0
     def before_validate(self): self.sums, self.count = {}, 0
 
@@ -220,11 +196,14 @@ class LossTerms(RecorderColumns):
         for name in self.names: self.sums[name] = self.sums.get(name, 0.0) + self.learn.pred[name].detach().float().mean() * size
         self.count += size
 
-    def _means(self): return [float(self.sums[n]) / self.count if self.count else float('nan') for n in self.names]
-    def train_values(self):
-        model = self.learn.model
-        return self._means() + ([beta_schedule(model.beta, model.step)] if self.with_beta else [])
-    def valid_values(self): return self._means()
+    def _means(self, prefix: str) -> dict:
+        return {prefix + n: float(self.sums[n]) / self.count if self.count else float('nan') for n in self.names}
+
+    def after_train(self):
+        self.column_values.update(self._means('train_'))
+        if self.with_beta: self.column_values['beta'] = beta_schedule(self.learn.model.beta, self.learn.model.step)
+
+    def after_validate(self): self.column_values.update(self._means('valid_'))
 
 # %% ../nbs/09_vae_train.ipynb #94eb8cb6
 @contextlib.contextmanager
@@ -235,15 +214,15 @@ def fixed_draws(seed: int, device=None):
         torch.manual_seed(seed)
         yield
 
-class HeldOutLikelihood(RecorderColumns):
+class HeldOutLikelihood(RecorderColumns, Callback):
     "After each epoch: held-out IWAE (`n_draws`), ELBO and active units, as recorder columns and in `history`."
+    order = LossTerms.order + 1  # before the Recorder; its columns after those of `LossTerms`
     def __init__(self, dl, n_draws: int = 128, seed: int = 0):
         self.dl, self.n_draws, self.seed, self.history = dl, n_draws, seed, []
 
-    def valid_columns(self): return ['held_out_iwae', 'held_out_elbo', 'active_units']
     def before_fit(self):
         self.history = []
-        super().before_fit()
+        self.add_columns(['held_out_iwae', 'held_out_elbo', 'active_units'])
 
     def evaluate(self) -> dict:
         "The held-out numbers of the model as it is now."
@@ -257,9 +236,7 @@ class HeldOutLikelihood(RecorderColumns):
     def after_validate(self):
         self.last = {'epoch': self.epoch, **self.evaluate()}
         self.history.append(self.last)
-        super().after_validate()
-
-    def valid_values(self): return [self.last['iwae'], self.last['elbo'], self.last['active_units']]
+        self.column_values.update(held_out_iwae=self.last['iwae'], held_out_elbo=self.last['elbo'], active_units=self.last['active_units'])
 
 # %% ../nbs/09_vae_train.ipynb #db197e4d
 def slice_mosaic(slices: torch.Tensor, n_cols: int = 8, pad: int = 1) -> np.ndarray:
