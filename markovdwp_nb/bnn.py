@@ -165,7 +165,8 @@ def train_dwp(manifest: dict, target=None, seed=None, priors_kind: str | None = 
     learn = dwp_learner(manifest, priors_kind, init, device, where)
     learn.add_cbs(cbs)
     max_epochs, _ = trainer_settings(learn.manifest['trainer'])
-    run = start_wandb(learn.manifest, None if path is None else path.parent, wandb_mode(learn.manifest['options']))
+    run = start_wandb(learn.manifest, None if path is None else path.parent, wandb_mode(learn.manifest['options']),
+                      project='markovdwp-dwp')
     finished = False
     try:
         if run is not None:

@@ -373,12 +373,12 @@ def wandb_mode(options: dict, env=None) -> str:
     if env.get('WANDB_MODE'): return 'offline' if env['WANDB_MODE'] == 'dryrun' else env['WANDB_MODE']
     return 'online' if env.get('WANDB_API_KEY') else 'offline'
 
-def start_wandb(manifest: dict, directory=None, mode: str = 'offline'):
+def start_wandb(manifest: dict, directory=None, mode: str = 'offline', project: str = WANDB_PROJECT):
     "Open a W&B run in `mode` for `manifest` under `directory` (None when disabled); pair it with fastai's `WandbCallback`."
     if mode == 'disabled': return None
     import wandb
     if directory is not None: Path(directory).mkdir(parents=True, exist_ok=True)
-    return wandb.init(project=WANDB_PROJECT, config=copy.deepcopy(manifest), dir=None if directory is None else str(directory),
+    return wandb.init(project=project, config=copy.deepcopy(manifest), dir=None if directory is None else str(directory),
                       mode=mode, settings=wandb.Settings(silent=True, console='off', save_code=False))
 
 # %% ../nbs/09_vae_train.ipynb #a7ca7206
