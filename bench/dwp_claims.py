@@ -133,23 +133,32 @@ def dwp_manifest(prior: str, size: int, split: int, epochs: int, lr: float, k: f
 
 
 def bayes_table(work: Path, sizes, n_splits: int, steps: int, lr: float, k: float, n_slices: int | None = None,
-                warmup: int = 0) -> dict:
-    "Test accuracy of the 10-sample ensemble per (size, prior, split)."
-    scores = {}
-    for size in sizes:
-        epochs = max(1, math.ceil(steps / math.ceil(size / min(50, size))))
-        for split in range(n_splits):
+                warmup: int = 0, clip: float = 0.0, train: bool = True) -> tuple:
+    """Test accuracy of the 10-sample ensemble per (size, prior), split by split (so an interrupted run has every
+    size for its first splits), and the number of failed runs per (size, prior). `train=False` only reads results."""
+    scores, failed = {}, {}
+    for split in range(n_splits):
+        for size in sizes:
+            epochs = max(1, math.ceil(steps / math.ceil(size / min(50, size))))
             for prior in PRIORS:
-                target = work/'bnn'/f'n{size}-e{epochs}-k{k}-s{n_slices}-w{warmup}'/prior.replace(' ', '_').replace('+', 'and')/f'split{split}'
+                target = (work/'bnn'/f'n{size}-e{epochs}-k{k}-s{n_slices}-w{warmup}-c{clip}'/prior.replace(' ', '_').replace('+', 'and')
+                          /f'split{split}')
                 if (target/'results.json').exists(): results = json.loads((target/'results.json').read_text())
+                elif not train: continue
                 else:
                     start = time.time()
-                    with quiet(): _, results = train_dwp(dwp_manifest(prior, size, split, epochs, lr, k, n_slices, warmup), target=target,
-                                                         seed=split, device='cpu')
+                    manifest = dwp_manifest(prior, size, split, epochs, lr, k, n_slices, warmup)
+                    manifest['trainer']['gradient_clip_val'] = clip
+                    try:
+                        with quiet(): _, results = train_dwp(manifest, target=target, seed=split, device='cpu')
+                    except Exception as exc:  # a diverged run is counted, not fatal to the table
+                        log(f'  n={size} split {split} {prior:>16}: FAILED after {time.time() - start:.0f}s: {str(exc).splitlines()[0][:200]}')
+                        failed[(size, prior)] = failed.get((size, prior), 0) + 1
+                        continue
                     log(f'  n={size} split {split} {prior:>16}: {epochs} epochs in {time.time() - start:.0f}s, '
                         f'ensemble accuracy {results["ensemble"]["accuracy"]:.3f}, NLL {results["ensemble"]["nll"]:.3f}')
                 scores.setdefault((size, prior), []).append(results['ensemble']['accuracy'])
-    return scores
+    return scores, failed
 
 
 def plain_manifest(size: int, split: int, epochs: int, lr: float, k: float) -> dict:
@@ -163,7 +172,7 @@ def plain_manifest(size: int, split: int, epochs: int, lr: float, k: float) -> d
 
 
 def init_table(work: Path, vault: Path, vaes: dict, size: int, n_splits: int, epochs: int, lr: float, k: float,
-               threshold: float) -> tuple:
+               threshold: float, train: bool = True) -> tuple:
     "Epochs to reach `threshold` validation accuracy per (init, split); None when not reached."
     priors = load_priors({name: {'path': str(vaes[name]), 'kind': 'collapsed'} for name in CONVS})
     specs = {'default': {}, 'DWP': {name: 'prior' for name in CONVS}, 'source kernels': {name: {'root': str(vault)} for name in CONVS}}
@@ -173,6 +182,7 @@ def init_table(work: Path, vault: Path, vaes: dict, size: int, n_splits: int, ep
             tag = hashlib.sha1(' '.join(sorted(Path(p).name for p in vaes.values())).encode()).hexdigest()[:8]  # which VAEs
             path = work/'plain'/f'n{size}-e{epochs}-k{k}-v{tag}'/f'{init.replace(" ", "_")}__split{split}.pt'
             path.parent.mkdir(parents=True, exist_ok=True)
+            if not path.exists() and not train: continue
             if not path.exists():
                 start = time.time()
                 with quiet():
@@ -187,18 +197,24 @@ def init_table(work: Path, vault: Path, vaes: dict, size: int, n_splits: int, ep
 
 
 def mean_std(values) -> str:
+    if len(values) == 0: return 'n/a'
     values = np.asarray(values, dtype=float)
     return f'{values.mean():.3f} ± {values.std(ddof=1) if len(values) > 1 else 0.0:.3f}'
 
 
-def print_tables(scores: dict, sizes, reached: dict, curves: dict, threshold: float, epochs: int, size: int, n_splits: int):
-    log(f'\nTable 1: test accuracy of the 10-sample ensemble, Bayesian DigitsNet on digits 5-9, mean ± std over {n_splits} splits')
-    log(f'{"prior":>16} | ' + ' | '.join(f'{f"N = {n}":^15}' for n in sizes))
-    for prior in PRIORS: log(f'{prior:>16} | ' + ' | '.join(f'{mean_std(scores[(n, prior)]):^15}' for n in sizes))
+def print_tables(scores: dict, failed: dict, sizes, reached: dict, curves: dict, threshold: float, epochs: int, size: int,
+                 n_splits: int):
+    log(f'\nTable 1: test accuracy of the 10-sample ensemble, Bayesian DigitsNet on digits 5-9, mean ± std over '
+        f'the splits run [splits done / failed]')
+    log(f'{"prior":>16} | ' + ' | '.join(f'{f"N = {n}":^23}' for n in sizes))
+    for prior in PRIORS:
+        cells = [f'{mean_std(scores.get((n, prior), []))} [{len(scores.get((n, prior), []))}/{failed.get((n, prior), 0)}]' for n in sizes]
+        log(f'{prior:>16} | ' + ' | '.join(f'{cell:^23}' for cell in cells))
     log(f'\nTable 2: epochs to reach {threshold:.0%} validation accuracy, plain DigitsNet on N = {size}, at most {epochs} epochs, '
         f'over {n_splits} splits')
     log(f'{"init":>16} | {"epochs (reached)":^22} | {"reached":^9} | {"acc. after 1 epoch":^18} | {"final acc.":^15}')
     for init in INITS:
+        if not reached.get(init): log(f'{init:>16} | not run'); continue
         hits = [r for r in reached[init] if r is not None]
         epochs_text = mean_std(hits) if hits else 'never'
         first = [c[0] for c in curves[init]]
@@ -218,6 +234,8 @@ def main(argv=None):
                         help='slices per step of the unbiased subset estimate of the 5x5 DWP penalty (0: all slices)')
     parser.add_argument('--lr', type=float, default=3e-3)
     parser.add_argument('--threshold', type=float, default=0.9, help='validation accuracy of the speed-up table')
+    parser.add_argument('--clip', type=float, default=5.0, help='gradient norm clipping of the Bayesian nets (0: none)')
+    parser.add_argument('--report', action='store_true', help='print the tables of the runs already done; train nothing more')
     args = parser.parse_args(argv)
     quick = args.quick
     sizes = args.sizes or ([50] if quick else [50, 100, 200])
@@ -246,11 +264,11 @@ def main(argv=None):
     os.environ.update(VAE7=str(vaes['features.conv0']), VAE5=str(vaes['features.conv1']))
     if k != 1.0: log(f'    note: the target nets have k={k}; the DWP models the slices, which do not depend on the width')
     log(f'[3] Bayesian DigitsNets, KL warm-up over {warmup} steps ({time.time() - start:.0f}s so far)')
-    scores = bayes_table(work, sizes, n_splits, steps, args.lr, k, n_slices, warmup)
+    scores, failed = bayes_table(work, sizes, n_splits, steps, args.lr, k, n_slices, warmup, args.clip, train=not args.report)
     log(f'[4] plain DigitsNets, default / DWP / source-kernel init ({time.time() - start:.0f}s so far)')
     size = 100 if 100 in sizes else sizes[0]
-    reached, curves = init_table(work, vault, vaes, size, n_splits, plain_epochs, args.lr, k, args.threshold)
-    print_tables(scores, sizes, reached, curves, args.threshold, plain_epochs, size, n_splits)
+    reached, curves = init_table(work, vault, vaes, size, n_splits, plain_epochs, args.lr, k, args.threshold, train=not args.report)
+    print_tables(scores, failed, sizes, reached, curves, args.threshold, plain_epochs, size, n_splits)
     log(f'\ndwp_claims: done in {time.time() - start:.0f}s ({"quick" if quick else "full"}; artefacts under {work})')
 
 
