@@ -19,10 +19,10 @@ from .distributions import TRIP, VAMP
 
 # %% auto #0
 __all__ = ['KERNEL_NETS', 'PARAMS_NAME', 'WEIGHTS_NAME', 'PARAMS_KEYS', 'batch_dims', 'check_variance', 'ELU', 'hidden_block',
-           'DiagonalGaussianNet', 'Encoder7x7', 'Decoder7x7', 'Encoder5x5', 'Decoder5x5', 'Encoder3x3', 'Decoder3x3',
-           'kernel_nets', 'kernel_vae', 'KernelVAE', 'DWPFormatError', 'read_dwp_params', 'read_dwp_weights',
-           'check_state_dict', 'load_dwp_vae', 'dwp_params', 'save_dwp_vae', 'beta_schedule', 'as_slices',
-           'prior_log_prob', 'log_weights', 'iwae_estimate', 'elbo_estimate', 'SGVBRuntime', 'IWAERuntime',
+           'check_scale', 'DiagonalGaussianNet', 'Encoder7x7', 'Decoder7x7', 'Encoder5x5', 'Decoder5x5', 'Encoder3x3',
+           'Decoder3x3', 'kernel_nets', 'kernel_vae', 'KernelVAE', 'DWPFormatError', 'read_dwp_params',
+           'read_dwp_weights', 'check_state_dict', 'load_dwp_vae', 'dwp_params', 'save_dwp_vae', 'beta_schedule',
+           'as_slices', 'prior_log_prob', 'log_weights', 'iwae_estimate', 'elbo_estimate', 'SGVBRuntime', 'IWAERuntime',
            'TRIPRuntime', 'VAMPRuntime']
 
 # %% ../nbs/08_vae.ipynb #f58b6b55
@@ -54,13 +54,20 @@ def hidden_block(*layers: nn.Module) -> nn.Sequential:
     "`layers` in a `Sequential`, each followed by an ELU (layers at the even indices)."
     return nn.Sequential(*[module for layer in layers for module in (layer, ELU())])
 
+def check_scale(scale) -> float:
+    "A positive finite `scale`, as a float; a `SpecError` naming `scale` otherwise."
+    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not 0 < scale < math.inf:
+        raise SpecError(f'scale: expected a positive number (the typical size of a slice entry), got {scale!r}')
+    return float(scale)
+
 class DiagonalGaussianNet(nn.Module):
     "Base of the kernel encoders and decoders: `trunk`, then heads `fc_mu` and `var_head` to an `Independent(Normal)`."
-    trunk_name, var_head_name = 'features', 'fc_var'
+    trunk_name, var_head_name, side = 'features', 'fc_var', 'encoder'
 
-    def __init__(self, input_shape, event_shape, var='train'):
+    def __init__(self, input_shape, event_shape, var='train', scale: float = 1.0):
         super().__init__()
         self.input_shape, self.event_shape, self.var = tuple(input_shape), tuple(event_shape), check_variance(var)
+        self.scale = check_scale(scale)  # slices are w = scale * u: encoders read u = w / scale, decoders emit scale * u
 
     @property
     def trunk(self) -> nn.Module: return getattr(self, self.trunk_name)
@@ -76,15 +83,18 @@ class DiagonalGaussianNet(nn.Module):
 
     def forward(self, input: torch.Tensor) -> Independent:
         batch_shape = batch_dims(input, self.input_shape, type(self).__name__)
-        loc, variance = self.moments(input.reshape(math.prod(batch_shape), *self.input_shape))
+        flat = input.reshape(math.prod(batch_shape), *self.input_shape)
+        if self.side == 'encoder' and self.scale != 1.0: flat = flat / self.scale
+        loc, variance = self.moments(flat)
+        if self.side == 'decoder' and self.scale != 1.0: loc, variance = loc * self.scale, variance * self.scale ** 2
         shape = (*batch_shape, *self.event_shape)
         return Independent(Normal(loc.reshape(shape), variance.sqrt().reshape(shape)), len(self.event_shape))
 
 # %% ../nbs/08_vae.ipynb #a813f0f0
 class Encoder7x7(DiagonalGaussianNet):
     "q(z | w) for 7x7 slices: three 3x3 convs (7 → 5 → 3 → 1) and 1x1 heads (Atanov et al. 2019, H.1)."
-    def __init__(self, x_dim=1, z_dim=2, h_dim=32):
-        super().__init__((x_dim, 7, 7), (z_dim, 1, 1))
+    def __init__(self, x_dim=1, z_dim=2, h_dim=32, scale=1.0):
+        super().__init__((x_dim, 7, 7), (z_dim, 1, 1), scale=scale)
         self.x_dim, self.z_dim, self.h_dim, self.kernel_size = x_dim, z_dim, h_dim, 7
         self.features = hidden_block(nn.Conv2d(x_dim, h_dim, 3), nn.Conv2d(h_dim, 2 * h_dim, 3),
                                      nn.Conv2d(2 * h_dim, 2 * h_dim, 3))
@@ -92,9 +102,9 @@ class Encoder7x7(DiagonalGaussianNet):
 
 class Decoder7x7(DiagonalGaussianNet):
     "p(w | z) for 7x7 slices: three transposed 3x3 convs (1 → 3 → 5 → 7) and 1x1 heads (Atanov et al. 2019, H.1)."
-    trunk_name = 'decoder'
-    def __init__(self, z_dim=2, x_dim=1, h_dim=32, var='train'):
-        super().__init__((z_dim, 1, 1), (x_dim, 7, 7), var)
+    trunk_name, side = 'decoder', 'decoder'
+    def __init__(self, z_dim=2, x_dim=1, h_dim=32, var='train', scale=1.0):
+        super().__init__((z_dim, 1, 1), (x_dim, 7, 7), var, scale)
         self.x_dim, self.z_dim, self.h_dim, self.kernel_size = x_dim, z_dim, h_dim, 7
         self.decoder = hidden_block(nn.ConvTranspose2d(z_dim, 2 * h_dim, 3), nn.ConvTranspose2d(2 * h_dim, 2 * h_dim, 3),
                                     nn.ConvTranspose2d(2 * h_dim, h_dim, 3))
@@ -104,8 +114,8 @@ class Decoder7x7(DiagonalGaussianNet):
 class Encoder5x5(DiagonalGaussianNet):
     "q(z | w) for 5x5 slices: two padded 3x3 convs, two 3x3 convs (5 → 5 → 5 → 3 → 1), 1x1 heads (Atanov et al. 2019, H.1)."
     var_head_name = 'fc_sigma'
-    def __init__(self, x_dim=1, z_dim=4, h_dim=64):
-        super().__init__((x_dim, 5, 5), (z_dim, 1, 1))
+    def __init__(self, x_dim=1, z_dim=4, h_dim=64, scale=1.0):
+        super().__init__((x_dim, 5, 5), (z_dim, 1, 1), scale=scale)
         self.x_dim, self.z_dim, self.h_dim, self.kernel_size = x_dim, z_dim, h_dim, 5
         self.features = hidden_block(nn.Conv2d(x_dim, h_dim, 3, padding=1), nn.Conv2d(h_dim, h_dim, 3, padding=1),
                                      nn.Conv2d(h_dim, 2 * h_dim, 3), nn.Conv2d(2 * h_dim, 2 * h_dim, 3))
@@ -113,9 +123,9 @@ class Encoder5x5(DiagonalGaussianNet):
 
 class Decoder5x5(DiagonalGaussianNet):
     "p(w | z) for 5x5 slices: 1x1 conv, two transposed 3x3 convs (1 → 3 → 5), 1x1 conv, 1x1 heads (Atanov et al. 2019, H.1)."
-    trunk_name = 'decoder'
-    def __init__(self, z_dim=4, x_dim=1, h_dim=64, var='train'):
-        super().__init__((z_dim, 1, 1), (x_dim, 5, 5), var)
+    trunk_name, side = 'decoder', 'decoder'
+    def __init__(self, z_dim=4, x_dim=1, h_dim=64, var='train', scale=1.0):
+        super().__init__((z_dim, 1, 1), (x_dim, 5, 5), var, scale)
         self.x_dim, self.z_dim, self.h_dim, self.kernel_size = x_dim, z_dim, h_dim, 5
         self.decoder = hidden_block(nn.Conv2d(z_dim, 2 * h_dim, 1), nn.ConvTranspose2d(2 * h_dim, 2 * h_dim, 3),
                                     nn.ConvTranspose2d(2 * h_dim, 2 * h_dim, 3), nn.Conv2d(2 * h_dim, h_dim, 1))
@@ -126,8 +136,8 @@ class Decoder5x5(DiagonalGaussianNet):
 class Encoder3x3(DiagonalGaussianNet):
     "q(z | w) for 3x3 slices: two padded 3x3 convs, then one 3x3 conv (3 → 3 → 3 → 1), 1x1 heads."
     var_head_name = 'fc_sigma'
-    def __init__(self, x_dim=1, z_dim=4, h_dim=32):
-        super().__init__((x_dim, 3, 3), (z_dim, 1, 1))
+    def __init__(self, x_dim=1, z_dim=4, h_dim=32, scale=1.0):
+        super().__init__((x_dim, 3, 3), (z_dim, 1, 1), scale=scale)
         self.x_dim, self.z_dim, self.h_dim, self.kernel_size = x_dim, z_dim, h_dim, 3
         self.features = hidden_block(nn.Conv2d(x_dim, h_dim, 3, padding=1), nn.Conv2d(h_dim, h_dim, 3, padding=1),
                                      nn.Conv2d(h_dim, 2 * h_dim, 3))
@@ -135,9 +145,9 @@ class Encoder3x3(DiagonalGaussianNet):
 
 class Decoder3x3(DiagonalGaussianNet):
     "p(w | z) for 3x3 slices: 1x1 conv, one transposed 3x3 conv (1 → 3), 1x1 conv, 1x1 heads."
-    trunk_name = 'decoder'
-    def __init__(self, z_dim=4, x_dim=1, h_dim=32, var='train'):
-        super().__init__((z_dim, 1, 1), (x_dim, 3, 3), var)
+    trunk_name, side = 'decoder', 'decoder'
+    def __init__(self, z_dim=4, x_dim=1, h_dim=32, var='train', scale=1.0):
+        super().__init__((z_dim, 1, 1), (x_dim, 3, 3), var, scale)
         self.x_dim, self.z_dim, self.h_dim, self.kernel_size = x_dim, z_dim, h_dim, 3
         self.decoder = hidden_block(nn.Conv2d(z_dim, 2 * h_dim, 1), nn.ConvTranspose2d(2 * h_dim, h_dim, 3),
                                     nn.Conv2d(h_dim, h_dim, 1))
@@ -159,13 +169,13 @@ def kernel_nets(kernel_size) -> dict:
         raise SpecError(f'kernel_size: no kernel VAE for {kernel_size!r}; known sizes are {sorted(KERNEL_NETS)}')
     return KERNEL_NETS[kernel_size]
 
-def kernel_vae(kernel_size, z_dim=None, h_dim=None, x_dim=1, var='train') -> tuple:
-    "The `(encoder, decoder)` pair for `kernel_size` x `kernel_size` slices (defaults in `KERNEL_NETS`)."
+def kernel_vae(kernel_size, z_dim=None, h_dim=None, x_dim=1, var='train', scale=1.0) -> tuple:
+    "The `(encoder, decoder)` pair for `kernel_size` x `kernel_size` slices (defaults in `KERNEL_NETS`), both with `scale`."
     nets = kernel_nets(kernel_size)
     z_dim = nets['z_dim'] if z_dim is None else z_dim
     h_dim = nets['h_dim'] if h_dim is None else h_dim
-    return (nets['encoder'](x_dim=x_dim, z_dim=z_dim, h_dim=h_dim),
-            nets['decoder'](z_dim=z_dim, x_dim=x_dim, h_dim=h_dim, var=var))
+    return (nets['encoder'](x_dim=x_dim, z_dim=z_dim, h_dim=h_dim, scale=scale),
+            nets['decoder'](z_dim=z_dim, x_dim=x_dim, h_dim=h_dim, var=var, scale=scale))
 
 # %% ../nbs/08_vae.ipynb #08a286d3
 class KernelVAE(nn.Module):
@@ -289,6 +299,8 @@ def _write_replacing(target: Path, write) -> Path:
 
 def save_dwp_vae(vae: KernelVAE, path, kernel_dim=None, var=None, overwrite: bool = False, **extra) -> Path:
     "Write `vae` to the directory `path` in the published DWP format (`params.yaml` + `vae_params.torch`)."
+    scales = {getattr(vae.encoder, 'scale', 1.0), getattr(vae.decoder, 'scale', 1.0)}
+    if scales != {1.0}: raise ValueError(f'{path}: the published DWP format has no slice scale; this VAE has scale {max(scales)}')
     path, params = Path(path), {**extra, **dwp_params(vae, kernel_dim, var)}
     targets = path/WEIGHTS_NAME, path/PARAMS_NAME
     for target in targets:
