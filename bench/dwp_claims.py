@@ -84,13 +84,16 @@ def vault_of(zoo: Path, n_models: int) -> Path:
 
 
 def kernel_vae(work: Path, vault: Path, layer: str, size: str, z_dim: int, h_dim: int, epochs: int, n_slices: int = 8192,
-               min_norm: float = 0.1, batch_size: int = 256, warmup: int = 0) -> Path:
+               min_norm: float = 0.1, batch_size: int = 256, warmup: int = 0, scaled: bool = True) -> Path:
     """Train (or reuse) the SGVB kernel VAE of (a random subset of `n_slices` of) the `size` slices of `layer` in the
-    vault with norm >= `min_norm`; `warmup` steps of KL warm-up (beta from 0 to 1) against posterior collapse."""
-    path = work/f'vae{size}__z{z_dim}-h{h_dim}-e{epochs}-n{n_slices}-m{min_norm}-b{batch_size}-w{warmup}.pt'
+    vault with norm >= `min_norm`; `warmup` steps of KL warm-up (beta from 0 to 1) against posterior collapse;
+    `scaled`: the networks' `scale` is the standard deviation of the slice entries (unit-scale inputs for the encoder)."""
+    path = work/f'vae{size}__z{z_dim}-h{h_dim}-e{epochs}-n{n_slices}-m{min_norm}-b{batch_size}-w{warmup}{"-s" if scaled else ""}.pt'
     if path.exists(): return path
     from markovdwp_nb.kernels import SingleKernelDataset
-    n_total = len(SingleKernelDataset(vault, layer, dim='mio', min_norm=min_norm))
+    slices = SingleKernelDataset(vault, layer, dim='mio', min_norm=min_norm)
+    n_total = len(slices)
+    scale = float(torch.stack([slices[i][0] for i in range(n_total)]).std()) if scaled else 1.0
     train = 'single' if n_total <= n_slices else {'source': 'single', 'kind': 'subset', 'size': n_slices, 'random_state': f'train {layer}'}
     manifest = {'dataset': {'single': {'cls': "<class 'markovdwp_nb.kernels.SingleKernelDataset'>", 'root': str(vault),
                                        'source': layer, 'dim': 'mio', 'min_norm': min_norm}},
@@ -100,13 +103,13 @@ def kernel_vae(work: Path, vault: Path, layer: str, size: str, z_dim: int, h_dim
                 'trainer': {'max_epochs': epochs}, 'runtime': "<class 'markovdwp_nb.vae.SGVBRuntime'>",
                 'vae': {'encoder': {'cls': f"<class 'markovdwp_nb.vae.Encoder{size}'>", 'h_dim': h_dim},
                         'decoder': {'cls': f"<class 'markovdwp_nb.vae.Decoder{size}'>", 'h_dim': h_dim},
-                        'options': {'x_dim': 1, 'z_dim': z_dim}},
+                        'options': {'x_dim': 1, 'z_dim': z_dim, 'scale': scale}},
                 'options': {'lr': 1e-3, 'beta': {'mode': 'anneal', 'p0': [0, 0.0], 'p1': [warmup, 1.0]} if warmup else 1.0,
                             'eval_draws': 16, 'wandb': False}}
     start = time.time()
     with quiet(): runtime, _ = train_vae(manifest, target=path, seed=0, device='cpu')
     last = runtime.history[-1]
-    log(f'  VAE {size} (z={z_dim}, h={h_dim}) on {min(n_total, n_slices)} of {n_total} slices of {layer}: {epochs} epochs in '
+    log(f'  VAE {size} (z={z_dim}, h={h_dim}, scale {scale:.2g}) on {min(n_total, n_slices)} of {n_total} slices of {layer}: {epochs} epochs in '
         f'{time.time() - start:.0f}s, held-out IWAE {last.get("held_out_iwae", float("nan")):.2f} nats, active units {last.get("active_units")}')
     return path
 

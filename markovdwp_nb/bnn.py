@@ -27,7 +27,7 @@ from .priors import LogUniformPrior, StandardNormalPrior, check_priors, load_pri
 from .callbacks import KLAnneal, KLPenalty, PriorInit, SparsityMetrics, evaluate_ensemble, prior_splitter
 from .source import FailOnNaN, LinearLRDecay, trainer_settings
 from .snapshot import make_snapshot, write_atomically
-from .vae_train import start_wandb, wandb_mode
+from .vae_train import diverged_as_error, start_wandb, wandb_mode
 
 # %% auto #0
 __all__ = ['KINDS', 'OPTIONS', 'BayesDigitsNet', 'BayesDigitsNetVD', 'BayesCIFARNetGaussian', 'BayesCIFARNet', 'BayesCIFARNetVD',
@@ -172,7 +172,7 @@ def train_dwp(manifest: dict, target=None, seed=None, priors_kind: str | None = 
         if run is not None:
             from fastai.callback.wandb import WandbCallback
             learn.add_cb(WandbCallback(log=None, log_preds=False, log_model=False))
-        with learn.no_bar(): learn.fit(max_epochs)
+        with learn.no_bar(), diverged_as_error(learn, where): learn.fit(max_epochs)
         history = history_rows(learn.recorder)
         scores = evaluate_ensemble(learn, n_samples=learn.manifest['options'].get('n_samples', 10))
         model = learn.model.cpu().eval()

@@ -29,14 +29,14 @@ from .kernels import SingleKernelDataset, layer_labels
 from .vae import KernelVAE, as_slices, beta_schedule, load_dwp_vae, log_weights, PARAMS_NAME
 
 # %% auto #0
-__all__ = ['TRAINER_OPTIONS', 'EVAL_BATCH', 'EVAL_ITEMS', 'SLICE_CMAP', 'WANDB_PROJECT', 'EVAL_DRAWS', 'EVAL_SEED',
-           'named_keywords', 'keyword_names', 'build_network', 'runtime_options', 'build_runtime', 'held_out_name',
-           'cap_workers', 'vae_dataloaders', 'likelihood_bounds', 'posterior_means', 'active_units', 'evaluate_vae',
-           'BetaStep', 'loss_term_names', 'LossTerms', 'fixed_draws', 'HeldOutLikelihood', 'slice_mosaic',
-           'slices_figure', 'latents_figure', 'layer_names', 'figure_image', 'KernelPictures', 'picture_path',
-           'wandb_mode', 'start_wandb', 'vae_learner', 'dataset_source', 'check_slice_size', 'checkpoint_target',
-           'epoch_history', 'diverged_as_error', 'train_vae', 'load_vae', 'epoch_summary', 'cli_vae', 'kernel_batches',
-           'cli_vae_eval']
+__all__ = ['TRAINER_OPTIONS', 'EVAL_BATCH', 'EVAL_ITEMS', 'SLICE_CMAP', 'WANDB_PROJECT', 'EVAL_DRAWS', 'AUTO_SCALE_ITEMS',
+           'EVAL_SEED', 'named_keywords', 'keyword_names', 'build_network', 'runtime_options', 'build_runtime',
+           'held_out_name', 'cap_workers', 'vae_dataloaders', 'likelihood_bounds', 'posterior_means', 'active_units',
+           'evaluate_vae', 'BetaStep', 'loss_term_names', 'LossTerms', 'fixed_draws', 'HeldOutLikelihood',
+           'slice_mosaic', 'slices_figure', 'latents_figure', 'layer_names', 'figure_image', 'KernelPictures',
+           'picture_path', 'wandb_mode', 'start_wandb', 'vae_learner', 'dataset_source', 'check_slice_size',
+           'checkpoint_target', 'epoch_history', 'diverged_as_error', 'resolve_scale', 'train_vae', 'load_vae',
+           'epoch_summary', 'cli_vae', 'kernel_batches', 'cli_vae_eval']
 
 # %% ../nbs/09_vae_train.ipynb #4151eece
 TRAINER_OPTIONS = ('wandb', 'eval_draws')
@@ -441,6 +441,22 @@ def diverged_as_error(learn, where: str = 'training'):
                                  f'(try a lower options.lr or a trainer.gradient_clip_val)') from None
 
 # %% ../nbs/09_vae_train.ipynb #c62e3717
+AUTO_SCALE_ITEMS = 65536
+
+def resolve_scale(manifest: dict, dataset, n_items: int = AUTO_SCALE_ITEMS) -> dict:
+    "`manifest`, or a copy whose `vae.options.scale` \"auto\" is the standard deviation of the entries of `dataset`'s slices."
+    options = (manifest.get('vae') or {}).get('options') or {}
+    if options.get('scale') != 'auto': return manifest
+    if len(dataset) == 0: raise SpecError('vae.options.scale: "auto" needs training slices, the train dataset is empty')
+    index = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(0))[:n_items].tolist()
+    slices = torch.stack([torch.as_tensor(dataset[i][0]) for i in index]).float()
+    scale = float(slices.std()) if slices.numel() > 1 else 0.0
+    if not scale > 0: raise SpecError(f'vae.options.scale: "auto" found training slices with no spread (standard deviation {scale})')
+    manifest = copy.deepcopy(manifest)
+    manifest['vae']['options']['scale'] = scale
+    return manifest
+
+# %% ../nbs/09_vae_train.ipynb #fed31c68
 def train_vae(manifest: dict, target=None, seed=None, cbs=(), device=None, tag: str = 'vae', where: str = 'manifest'):
     "Train the kernel VAE of `manifest` (plus callbacks `cbs`); save its checkpoint and pictures at `target`. Returns (runtime, path or None)."
     max_epochs, _ = trainer_settings(manifest['trainer'])
@@ -449,8 +465,9 @@ def train_vae(manifest: dict, target=None, seed=None, cbs=(), device=None, tag: 
     run, finished = None, False
     try:
         seed_used = fix_randomness(seed)
-        runtime = build_runtime(manifest)
         dls = vae_dataloaders(manifest, device)
+        manifest = resolve_scale(manifest, dls.train.dataset)
+        runtime = build_runtime(manifest)
         check_slice_size(runtime, dls.train.dataset[0][0].shape, dataset_source(dls.train.dataset))
         learn = vae_learner(manifest, runtime, dls, where=where, pictures=path)
         learn.add_cbs(cbs)
