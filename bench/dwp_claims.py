@@ -91,9 +91,7 @@ def kernel_vae(work: Path, vault: Path, layer: str, size: str, z_dim: int, h_dim
     path = work/f'vae{size}__z{z_dim}-h{h_dim}-e{epochs}-n{n_slices}-m{min_norm}-b{batch_size}-w{warmup}{"-s" if scaled else ""}.pt'
     if path.exists(): return path
     from markovdwp_nb.kernels import SingleKernelDataset
-    slices = SingleKernelDataset(vault, layer, dim='mio', min_norm=min_norm)
-    n_total = len(slices)
-    scale = float(torch.stack([slices[i][0] for i in range(n_total)]).std()) if scaled else 1.0
+    n_total = len(SingleKernelDataset(vault, layer, dim='mio', min_norm=min_norm))
     train = 'single' if n_total <= n_slices else {'source': 'single', 'kind': 'subset', 'size': n_slices, 'random_state': f'train {layer}'}
     manifest = {'dataset': {'single': {'cls': "<class 'markovdwp_nb.kernels.SingleKernelDataset'>", 'root': str(vault),
                                        'source': layer, 'dim': 'mio', 'min_norm': min_norm}},
@@ -103,12 +101,12 @@ def kernel_vae(work: Path, vault: Path, layer: str, size: str, z_dim: int, h_dim
                 'trainer': {'max_epochs': epochs}, 'runtime': "<class 'markovdwp_nb.vae.SGVBRuntime'>",
                 'vae': {'encoder': {'cls': f"<class 'markovdwp_nb.vae.Encoder{size}'>", 'h_dim': h_dim},
                         'decoder': {'cls': f"<class 'markovdwp_nb.vae.Decoder{size}'>", 'h_dim': h_dim},
-                        'options': {'x_dim': 1, 'z_dim': z_dim, 'scale': scale}},
+                        'options': {'x_dim': 1, 'z_dim': z_dim, 'scale': 'auto' if scaled else 1.0}},
                 'options': {'lr': 1e-3, 'beta': {'mode': 'anneal', 'p0': [0, 0.0], 'p1': [warmup, 1.0]} if warmup else 1.0,
                             'eval_draws': 16, 'wandb': False}}
     start = time.time()
     with quiet(): runtime, _ = train_vae(manifest, target=path, seed=0, device='cpu')
-    last = runtime.history[-1]
+    last, scale = runtime.history[-1], runtime.encoder.scale  # "auto": the std of the training slices
     log(f'  VAE {size} (z={z_dim}, h={h_dim}, scale {scale:.2g}) on {min(n_total, n_slices)} of {n_total} slices of {layer}: {epochs} epochs in '
         f'{time.time() - start:.0f}s, held-out IWAE {last.get("held_out_iwae", float("nan")):.2f} nats, active units {last.get("active_units")}')
     return path

@@ -27,7 +27,7 @@ from .priors import LogUniformPrior, StandardNormalPrior, check_priors, load_pri
 from .callbacks import KLAnneal, KLPenalty, PriorInit, SparsityMetrics, evaluate_ensemble, prior_splitter
 from .source import FailOnNaN, LinearLRDecay, trainer_settings
 from .snapshot import make_snapshot, write_atomically
-from .vae_train import diverged_as_error, start_wandb, wandb_mode
+from .vae_train import diverged_as_error, wandb_logging, wandb_mode
 
 # %% auto #0
 __all__ = ['KINDS', 'OPTIONS', 'BayesDigitsNet', 'BayesDigitsNetVD', 'BayesCIFARNetGaussian', 'BayesCIFARNet', 'BayesCIFARNetVD',
@@ -165,13 +165,8 @@ def train_dwp(manifest: dict, target=None, seed=None, priors_kind: str | None = 
     learn = dwp_learner(manifest, priors_kind, init, device, where)
     learn.add_cbs(cbs)
     max_epochs, _ = trainer_settings(learn.manifest['trainer'])
-    run = start_wandb(learn.manifest, None if path is None else path.parent, wandb_mode(learn.manifest['options']),
-                      project='markovdwp-dwp')
-    finished = False
-    try:
-        if run is not None:
-            from fastai.callback.wandb import WandbCallback
-            learn.add_cb(WandbCallback(log=None, log_preds=False, log_model=False))
+    with wandb_logging(learn, learn.manifest, None if path is None else path.parent, wandb_mode(learn.manifest['options']),
+                       project='markovdwp-dwp') as run:
         with learn.no_bar(), diverged_as_error(learn, where): learn.fit(max_epochs)
         history = history_rows(learn.recorder)
         scores = evaluate_ensemble(learn, n_samples=learn.manifest['options'].get('n_samples', 10))
@@ -184,9 +179,6 @@ def train_dwp(manifest: dict, target=None, seed=None, priors_kind: str | None = 
             write_atomically(make_snapshot(config=learn.manifest, state=model.state_dict(), seed=seed_used, history=history),
                              path.with_name('model.pt'))
             path.write_text(json.dumps(results, indent=1, default=float))
-        finished = True
-    finally:
-        if run is not None: run.finish(exit_code=0 if finished else 1)
     return model, results
 
 # %% ../nbs/13_bnn.ipynb #93f00f49

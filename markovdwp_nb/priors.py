@@ -18,8 +18,8 @@ from .vae_train import load_vae
 
 # %% auto #0
 __all__ = ['LOG_2PI_E', 'KINDS', 'PRIOR_SPEC_KEYS', 'layer_label', 'WeightPrior', 'StandardNormalPrior', 'LogUniformPrior',
-           'gaussian_entropy', 'standard_normal', 'ImplicitSlicePrior', 'ChunkedSliceSum', 'learned_latent_prior',
-           'load_prior', 'load_prior_spec', 'load_priors', 'check_priors']
+           'gaussian_entropy', 'standard_normal', 'ImplicitSlicePrior', 'slice_chunks', 'ChunkedSliceSum',
+           'learned_latent_prior', 'load_prior', 'load_prior_spec', 'load_priors', 'check_priors']
 
 # %% ../nbs/11_priors.ipynb #0b00ee8f
 def layer_label(module: nn.Module, name: str | None = None) -> str:
@@ -185,6 +185,13 @@ def slice_terms(self: ImplicitSlicePrior, loc: torch.Tensor, log_sigma2: torch.T
     return -gaussian_entropy(log_sigma2, len(self.slice_shape)) + kl_r.mean(0) - log_likelihood.mean((0, 1))
 
 # %% ../nbs/11_priors.ipynb #95c1bb1e
+def slice_chunks(chunk_size: int, loc, log_sigma2, noise_w=None, noise_z=None):
+    "`(rows, loc, log_sigma2, noise_w, noise_z)` of consecutive chunks of `chunk_size` slices (the noises sliced along their slice dim)."
+    for start in range(0, len(loc), chunk_size):
+        rows = slice(start, start + chunk_size)
+        yield (rows, loc[rows], log_sigma2[rows], None if noise_w is None else noise_w[:, rows],
+               None if noise_z is None else noise_z[:, :, rows])
+
 class ChunkedSliceSum(torch.autograd.Function):
     "The sum of a prior's slice terms, chunk by chunk, with each chunk's gradients computed in the forward pass."
     @staticmethod
@@ -192,12 +199,10 @@ class ChunkedSliceSum(torch.autograd.Function):
         needs = ctx.needs_input_grad[4:]
         grads = [torch.zeros_like(t) if need else None for t, need in zip((loc, log_sigma2, *parameters), needs)]
         total = loc.new_zeros(())
-        for start in range(0, len(loc), chunk_size):
-            rows = slice(start, start + chunk_size)
+        for rows, chunk_loc, chunk_log_sigma2, chunk_noise_w, chunk_noise_z in slice_chunks(chunk_size, loc, log_sigma2, noise_w, noise_z):
             with torch.enable_grad():
-                chunk = [loc[rows].detach().requires_grad_(needs[0]), log_sigma2[rows].detach().requires_grad_(needs[1])]
-                value = prior.slice_terms(*chunk, None if noise_w is None else noise_w[:, rows],
-                                          None if noise_z is None else noise_z[:, :, rows]).sum()
+                chunk = [chunk_loc.detach().requires_grad_(needs[0]), chunk_log_sigma2.detach().requires_grad_(needs[1])]
+                value = prior.slice_terms(*chunk, chunk_noise_w, chunk_noise_z).sum()
                 wrt = [t for t, need in zip((*chunk, *parameters), needs) if need]
                 chunk_grads = iter(torch.autograd.grad(value, wrt))
             for i, need in enumerate(needs):
@@ -222,10 +227,7 @@ def slice_sum(self: ImplicitSlicePrior, loc: torch.Tensor, log_sigma2: torch.Ten
     parameters = [p for p in (self.encoder.parameters() if self.encoder is not None else ()) if p.requires_grad]
     if not torch.is_grad_enabled() or not any(t.requires_grad for t in (loc, log_sigma2, *parameters)):
         with torch.no_grad():
-            return sum(self.slice_terms(loc[i:i + self.chunk_size], log_sigma2[i:i + self.chunk_size],
-                                        None if noise_w is None else noise_w[:, i:i + self.chunk_size],
-                                        None if noise_z is None else noise_z[:, :, i:i + self.chunk_size]).sum()
-                       for i in range(0, len(loc), self.chunk_size))
+            return sum(self.slice_terms(*chunk).sum() for _, *chunk in slice_chunks(self.chunk_size, loc, log_sigma2, noise_w, noise_z))
     return ChunkedSliceSum.apply(self, self.chunk_size, noise_w, noise_z, loc, log_sigma2, *parameters)
 
 @patch

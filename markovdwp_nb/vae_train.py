@@ -34,9 +34,9 @@ __all__ = ['TRAINER_OPTIONS', 'EVAL_BATCH', 'EVAL_ITEMS', 'SLICE_CMAP', 'WANDB_P
            'held_out_name', 'cap_workers', 'vae_dataloaders', 'likelihood_bounds', 'posterior_means', 'active_units',
            'evaluate_vae', 'BetaStep', 'loss_term_names', 'LossTerms', 'fixed_draws', 'HeldOutLikelihood',
            'slice_mosaic', 'slices_figure', 'latents_figure', 'layer_names', 'figure_image', 'KernelPictures',
-           'picture_path', 'wandb_mode', 'start_wandb', 'vae_learner', 'dataset_source', 'check_slice_size',
-           'checkpoint_target', 'epoch_history', 'diverged_as_error', 'resolve_scale', 'train_vae', 'load_vae',
-           'epoch_summary', 'cli_vae', 'kernel_batches', 'cli_vae_eval']
+           'picture_path', 'wandb_mode', 'start_wandb', 'wandb_logging', 'vae_learner', 'dataset_source',
+           'check_slice_size', 'checkpoint_target', 'epoch_history', 'diverged_as_error', 'resolve_scale', 'train_vae',
+           'load_vae', 'epoch_summary', 'cli_vae', 'kernel_batches', 'cli_vae_eval']
 
 # %% ../nbs/09_vae_train.ipynb #4151eece
 TRAINER_OPTIONS = ('wandb', 'eval_draws')
@@ -381,6 +381,20 @@ def start_wandb(manifest: dict, directory=None, mode: str = 'offline', project: 
     return wandb.init(project=project, config=copy.deepcopy(manifest), dir=None if directory is None else str(directory),
                       mode=mode, settings=wandb.Settings(silent=True, console='off', save_code=False))
 
+@contextlib.contextmanager
+def wandb_logging(learn, manifest: dict, directory=None, mode: str = 'offline', project: str = WANDB_PROJECT):
+    "The W&B run of `start_wandb` (None when disabled), logging `learn`'s recorder via fastai's `WandbCallback`; finished with exit code 1 if the block raises."
+    run = start_wandb(manifest, directory, mode, project)
+    if run is not None:
+        from fastai.callback.wandb import WandbCallback
+        learn.add_cb(WandbCallback(log=None, log_preds=False, log_model=False))
+    finished = False
+    try:
+        yield run
+        finished = True
+    finally:
+        if run is not None: run.finish(exit_code=0 if finished else 1)
+
 # %% ../nbs/09_vae_train.ipynb #a7ca7206
 EVAL_DRAWS = 128
 
@@ -462,7 +476,6 @@ def train_vae(manifest: dict, target=None, seed=None, cbs=(), device=None, tag: 
     max_epochs, _ = trainer_settings(manifest['trainer'])
     mode = wandb_mode(manifest['options'])
     path, reserved = checkpoint_target(target, tag)
-    run, finished = None, False
     try:
         seed_used = fix_randomness(seed)
         dls = vae_dataloaders(manifest, device)
@@ -471,23 +484,17 @@ def train_vae(manifest: dict, target=None, seed=None, cbs=(), device=None, tag: 
         check_slice_size(runtime, dls.train.dataset[0][0].shape, dataset_source(dls.train.dataset))
         learn = vae_learner(manifest, runtime, dls, where=where, pictures=path)
         learn.add_cbs(cbs)
-        run = start_wandb(manifest, None if path is None else path.parent, mode)
-        if run is not None:
-            from fastai.callback.wandb import WandbCallback
-            learn.add_cb(WandbCallback(log=None, log_preds=False, log_model=False))
-        with diverged_as_error(learn, where): learn.fit(max_epochs)
-        history = epoch_history(learn.recorder)
-        runtime = learn.model.cpu().eval()
-        if path is not None:
-            snapshot = make_snapshot(config=manifest, state=runtime.state_dict(), seed=seed_used, history=history, kind='vae',
-                                     pictures=[p.name for p in learn.kernel_pictures.saved])
-            write_atomically(snapshot, path, reserved=reserved)
-        finished = True
+        with wandb_logging(learn, manifest, None if path is None else path.parent, mode) as run:
+            with diverged_as_error(learn, where): learn.fit(max_epochs)
+            history = epoch_history(learn.recorder)
+            runtime = learn.model.cpu().eval()
+            if path is not None:
+                snapshot = make_snapshot(config=manifest, state=runtime.state_dict(), seed=seed_used, history=history, kind='vae',
+                                         pictures=[p.name for p in learn.kernel_pictures.saved])
+                write_atomically(snapshot, path, reserved=reserved)
     except BaseException:
         if reserved and path.exists() and path.stat().st_size == 0: path.unlink()
         raise
-    finally:
-        if run is not None: run.finish(exit_code=0 if finished else 1)
     if path is None: warnings.warn('no target: the trained VAE is not saved')
     runtime.history, runtime.wandb_dir = history, None if run is None else str(Path(run.dir).parent)
     return runtime, path
