@@ -17,7 +17,8 @@ strategy (one output row at a time, a backward pass per row), on the same layer 
    Target: package >= 3x faster on CPU, >= 20x on a GPU (used when `torch.cuda.is_available()`).
    Both strategies run the same VAE networks on the same number of slices, so on a CPU, where the
    row loop's 128-slice batches already keep the cores busy, the ratio is bounded by the loop's
-   per-row overheads: about 1.1-1.3x measured on the 2-core development machine (see nbs/11_priors).
+   per-row overheads: about 1.0-1.1x measured on the 2-core development machine, where the convolutions
+   already run near the float32 matrix-product speed of the cores (see nbs/11_priors).
 4. Times a whole training step of a small Bayesian net holding that layer (forward, cross-entropy,
    every layer's penalty, backward) with the deep weight prior on the big layer versus the standard
    normal prior everywhere (for information).
