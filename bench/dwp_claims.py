@@ -236,6 +236,7 @@ def main(argv=None):
     parser.add_argument('--lr', type=float, default=3e-3)
     parser.add_argument('--threshold', type=float, default=0.9, help='validation accuracy of the speed-up table')
     parser.add_argument('--clip', type=float, default=5.0, help='gradient norm clipping of the Bayesian nets (0: none)')
+    parser.add_argument('--source-l2', type=float, default=3e-3, help='L2 coefficient on the kernels of the source zoo (default 3e-3)')
     parser.add_argument('--report', action='store_true', help='print the tables of the runs already done; train nothing more')
     args = parser.parse_args(argv)
     quick = args.quick
@@ -244,7 +245,7 @@ def main(argv=None):
     steps = args.steps or (40 if quick else 200)
     k, n_slices = args.k, args.n_slices or None
     n_models, source_epochs, vae_epochs, vae_slices, plain_epochs = (3, 2, 2, 2048, 10) if quick else (10, 100, 30, 8192, 30)
-    source_l2, warmup = 3e-3, (10 if quick else steps // 4)
+    source_l2, warmup = args.source_l2, (10 if quick else steps // 4)
     # everything under `work` derives from one source zoo: its settings name the directory
     work = Path(args.work)/f'{"quick" if quick else "full"}__src-e{source_epochs}-l2{source_l2}'
     work.mkdir(parents=True, exist_ok=True)

@@ -15,7 +15,8 @@ from .spec import load_manifest, validate_manifest
 from .source import train_source
 
 # %% auto #0
-__all__ = ['DIGITS_SOURCE', 'DEMO_SLICES', 'MIN_STEPS', 'demo_zoo', 'demo_vault', 'demo_vae_manifest', 'demo_vaes', 'run_demo']
+__all__ = ['DIGITS_SOURCE', 'DEMO_SLICES', 'MIN_STEPS', 'demo_zoo', 'demo_vault', 'demo_vae_manifest', 'vae_trained_from',
+           'demo_vaes', 'run_demo']
 
 # %% ../nbs/80_demo.ipynb #42534551
 DIGITS_SOURCE = {
@@ -84,8 +85,13 @@ def demo_vae_manifest(vault: Path, layer: str, kernel_size: int, epochs: int, n_
             'runtime': "<class 'markovdwp_nb.vae.SGVBRuntime'>",
             'vae': {'encoder': {'cls': f"<class 'markovdwp_nb.vae.{encoder}'>", 'h_dim': h_dim},
                     'decoder': {'cls': f"<class 'markovdwp_nb.vae.{decoder}'>", 'h_dim': h_dim},
-                    'options': {'x_dim': 1, 'z_dim': z_dim}},
+                    'options': {'x_dim': 1, 'z_dim': z_dim, 'scale': 'auto'}},   # encoders see the slices at unit scale
             'options': {'lr': 1e-3, 'beta': 1.0, 'eval_draws': 64, 'wandb': False}}
+
+def vae_trained_from(path: Path, manifest: dict) -> bool:
+    "Whether the checkpoint at `path` was trained from `manifest` as given (its `config` holds the resolved `\"auto\"` scale)."
+    snapshot = torch.load(path, weights_only=True)
+    return snapshot.get('requested_config', snapshot['config']) == manifest
 
 def demo_vaes(target: Path, vault, epochs: int, log=print) -> dict:
     "Train (or reuse) a 7x7 and a 5x5 kernel VAE on the vault, if the VAE stage has landed; return their checkpoints."
@@ -97,7 +103,7 @@ def demo_vaes(target: Path, vault, epochs: int, log=print) -> dict:
         path = target/f'vae{kernel_size}x{kernel_size}.pt'
         n_slices = len(_stage('kernels').SingleKernelDataset(vault, layer, dim='mio', min_norm=0.1))
         manifest = demo_vae_manifest(vault, layer, kernel_size, epochs, n_slices)
-        if path.exists() and torch.load(path, weights_only=True)['config'] == manifest:
+        if path.exists() and vae_trained_from(path, manifest):
             log(f'  {kernel_size}x{kernel_size} VAE on {layer}: reusing {path}'); checkpoints[layer] = path; continue
         if path.exists(): path.unlink()  # an older demo's VAE (the vault changed): retrain
         start = time.time()

@@ -69,6 +69,8 @@ def hidden_block(*layers: nn.Module) -> nn.Sequential:
 
 def check_scale(scale) -> float:
     "A positive finite `scale`, as a float; a `SpecError` naming `scale` otherwise."
+    if isinstance(scale, str) and scale == 'auto': raise SpecError('scale: "auto" is resolved from the training slices by `train_vae` (`markovdwp vae`); '
+                                        'here give a number (or use vae_train.resolve_scale(manifest, dataset))')
     if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not 0 < scale < math.inf:
         raise SpecError(f'scale: expected a positive number (the typical size of a slice entry), got {scale!r}')
     return float(scale)

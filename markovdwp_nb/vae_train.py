@@ -479,7 +479,7 @@ def train_vae(manifest: dict, target=None, seed=None, cbs=(), device=None, tag: 
     try:
         seed_used = fix_randomness(seed)
         dls = vae_dataloaders(manifest, device)
-        manifest = resolve_scale(manifest, dls.train.dataset)
+        requested, manifest = manifest, resolve_scale(manifest, dls.train.dataset)
         runtime = build_runtime(manifest)
         check_slice_size(runtime, dls.train.dataset[0][0].shape, dataset_source(dls.train.dataset))
         learn = vae_learner(manifest, runtime, dls, where=where, pictures=path)
@@ -489,7 +489,8 @@ def train_vae(manifest: dict, target=None, seed=None, cbs=(), device=None, tag: 
             history = epoch_history(learn.recorder)
             runtime = learn.model.cpu().eval()
             if path is not None:
-                snapshot = make_snapshot(config=manifest, state=runtime.state_dict(), seed=seed_used, history=history, kind='vae',
+                snapshot = make_snapshot(config=manifest, requested_config=requested, state=runtime.state_dict(), seed=seed_used,
+                                         history=history, kind='vae',
                                          pictures=[p.name for p in learn.kernel_pictures.saved])
                 write_atomically(snapshot, path, reserved=reserved)
     except BaseException:
