@@ -12,7 +12,22 @@ The source zoo (digits 0-4), its kernel vault and the 7x7 / 5x5 kernel VAEs are 
 written under --work (default runs/claims) and reused on a re-run.
 
     python bench/dwp_claims.py --quick          # a couple of minutes: 1 split, 1 size
-    python bench/dwp_claims.py                  # the full tables
+    python bench/dwp_claims.py                  # the full tables (39 min on a 2-core CPU, zoo included)
+    python bench/dwp_claims.py --report         # print the tables of the runs already done
+
+Last full run (2-core AMD EPYC, 2361 s: zoo 718 s, VAEs 285 s, 60 Bayesian nets 1200 s, 15 plain nets 100 s),
+source zoo without L2, 5 splits, ensemble test accuracy mean ± std:
+
+    prior              N = 50          N = 100         N = 200
+    standard normal    0.958 ± 0.012   0.972 ± 0.007   0.978 ± 0.004
+    log-uniform        0.234 ± 0.098   0.267 ± 0.081   0.566 ± 0.071
+    DWP                0.931 ± 0.015   0.954 ± 0.013   0.972 ± 0.006
+    DWP + DWP init     0.935 ± 0.021   0.964 ± 0.010   0.969 ± 0.004
+
+and epochs to 90% validation accuracy (N = 100): default 2.2 ± 0.4, DWP init 2.4 ± 0.9, source kernels 2.4 ± 0.5
+(accuracy after one epoch 0.705 / 0.807 / 0.642). The DWP does not beat the standard normal prior here. In 200
+steps at lr 3e-3 Adam moves a log-variance by at most 0.6, so the posteriors stay close to their start (-10) and
+the priors act mostly on the means; see the closing notes of issue 5 for the probes with other settings.
 """
 from __future__ import annotations
 
@@ -50,11 +65,13 @@ def quiet():
         yield
 
 
-def source_zoo(work: Path, n_models: int, epochs: int, l2: float = 3e-3, lr: float = 3e-3) -> Path:
+def source_zoo(work: Path, n_models: int, epochs: int, l2: float = 0.0, lr: float = 3e-3) -> Path:
     """Train (or reuse) the source DigitsNets on digits 0-4 of configs/digits-source.json, for `epochs` epochs with
-    an L2 coefficient `l2` on the conv kernels: the config's 10 epochs with 1e-4 leave the kernels close to their
-    i.i.d. initialisation (no structure for a kernel VAE to learn: it collapses to a per-pixel Gaussian); 100
-    epochs with 3e-3 give smooth, low-rank 5x5 slices (4 principal components: 72% of the variance)."""
+    an L2 coefficient `l2` on the conv kernels. The config's 10 epochs leave the kernels close to their i.i.d.
+    initialisation (no structure for a kernel VAE to learn); 100 epochs give structured slices. The source L2 sets
+    the scale of the slices, so of the deep weight prior: with 3e-3 the 5x5 entries have std 0.0055, below the
+    posterior standard deviation the Bayesian layers start from (0.0067), and the DWP nets lose their signal
+    (0.77 test accuracy at N = 100 against 0.94 with 1e-4 and 0.97 with no L2, 2 splits each)."""
     manifest = load_manifest(ROOT/'configs'/'digits-source.json')
     manifest['trainer'] = {'max_epochs': epochs}
     manifest['options'].update(lr=lr)
@@ -113,7 +130,7 @@ def kernel_vae(work: Path, vault: Path, layer: str, size: str, z_dim: int, h_dim
 
 
 def dwp_manifest(prior: str, size: int, split: int, epochs: int, lr: float, k: float, n_slices: int | None = None,
-                 warmup: int = 0) -> dict:
+                 warmup: int = 0, reset_logsigma2: float | None = None) -> dict:
     "configs/digits-dwp.json for one cell of the table."
     manifest = load_manifest(ROOT/'configs'/'digits-dwp.json', kind='dwp')
     manifest['dataset']['train'].update(train_size=size, random_state=split)
@@ -124,6 +141,7 @@ def dwp_manifest(prior: str, size: int, split: int, epochs: int, lr: float, k: f
     options['lr'] = lr
     options['wandb'] = False                                # results.json holds what the tables need
     if warmup: options['kl_warmup'] = {'n_steps': warmup}  # the KL weight from 0 to 1 over the first `warmup` steps
+    if reset_logsigma2 is not None: options['reset_logsigma2'] = reset_logsigma2  # log-variances of the posteriors at the start
     if prior in ('standard normal', 'log-uniform'):
         options.update(kind='classic', priors={}, init={})
         if prior == 'log-uniform': manifest['model']['cls'] = "<class 'markovdwp_nb.bnn.BayesDigitsNetVD'>"
@@ -134,7 +152,7 @@ def dwp_manifest(prior: str, size: int, split: int, epochs: int, lr: float, k: f
 
 
 def bayes_table(work: Path, sizes, n_splits: int, steps: int, lr: float, k: float, n_slices: int | None = None,
-                warmup: int = 0, clip: float = 0.0, train: bool = True) -> tuple:
+                warmup: int = 0, clip: float = 0.0, reset_logsigma2: float | None = None, train: bool = True) -> tuple:
     """Test accuracy of the 10-sample ensemble per (size, prior), split by split (so an interrupted run has every
     size for its first splits), and the number of failed runs per (size, prior). `train=False` only reads results."""
     scores, failed = {}, {}
@@ -142,13 +160,13 @@ def bayes_table(work: Path, sizes, n_splits: int, steps: int, lr: float, k: floa
         for size in sizes:
             epochs = max(1, math.ceil(steps / math.ceil(size / min(50, size))))
             for prior in PRIORS:
-                target = (work/'bnn'/f'n{size}-e{epochs}-k{k}-s{n_slices}-w{warmup}-c{clip}'/prior.replace(' ', '_').replace('+', 'and')
+                target = (work/'bnn'/f'n{size}-e{epochs}-k{k}-s{n_slices}-w{warmup}-c{clip}{"" if reset_logsigma2 is None else f"-r{reset_logsigma2}"}'/prior.replace(' ', '_').replace('+', 'and')
                           /f'split{split}')
                 if (target/'results.json').exists(): results = json.loads((target/'results.json').read_text())
                 elif not train: continue
                 else:
                     start = time.time()
-                    manifest = dwp_manifest(prior, size, split, epochs, lr, k, n_slices, warmup)
+                    manifest = dwp_manifest(prior, size, split, epochs, lr, k, n_slices, warmup, reset_logsigma2)
                     manifest['trainer']['gradient_clip_val'] = clip
                     try:
                         with quiet(): _, results = train_dwp(manifest, target=target, seed=split, device='cpu')
@@ -236,7 +254,9 @@ def main(argv=None):
     parser.add_argument('--lr', type=float, default=3e-3)
     parser.add_argument('--threshold', type=float, default=0.9, help='validation accuracy of the speed-up table')
     parser.add_argument('--clip', type=float, default=5.0, help='gradient norm clipping of the Bayesian nets (0: none)')
-    parser.add_argument('--source-l2', type=float, default=3e-3, help='L2 coefficient on the kernels of the source zoo (default 3e-3)')
+    parser.add_argument('--source-l2', type=float, default=0.0, help='L2 coefficient on the kernels of the source zoo (default 0)')
+    parser.add_argument('--reset-logsigma2', type=float, default=None,
+                        help='start every posterior log-variance of the Bayesian nets here (default: the layers\' -10)')
     parser.add_argument('--report', action='store_true', help='print the tables of the runs already done; train nothing more')
     args = parser.parse_args(argv)
     quick = args.quick
@@ -257,7 +277,7 @@ def main(argv=None):
     zoo = source_zoo(work, n_models, source_epochs, source_l2)
     vault = vault_of(zoo, n_models)
     log(f'[2] kernel VAEs on {vault} ({time.time() - start:.0f}s so far)')
-    # the L2-trained kernels are small: slices below these norms are dead ones (the seed's min_norm filter, rescaled)
+    # slices below these norms are dead ones (the seed's min_norm filter, rescaled for the small kernels of an L2-trained zoo)
     vae_warmup = 20 if quick else 300
     vaes = {'features.conv0': kernel_vae(work, vault, 'features.conv0', '7x7', 2, 32, vae_epochs * 10, vae_slices,  # few slices: more epochs
                                          min_norm=0.05, batch_size=64, warmup=vae_warmup),
@@ -266,7 +286,8 @@ def main(argv=None):
     os.environ.update(VAE7=str(vaes['features.conv0']), VAE5=str(vaes['features.conv1']))
     if k != 1.0: log(f'    note: the target nets have k={k}; the DWP models the slices, which do not depend on the width')
     log(f'[3] Bayesian DigitsNets, KL warm-up over {warmup} steps ({time.time() - start:.0f}s so far)')
-    scores, failed = bayes_table(work, sizes, n_splits, steps, args.lr, k, n_slices, warmup, args.clip, train=not args.report)
+    scores, failed = bayes_table(work, sizes, n_splits, steps, args.lr, k, n_slices, warmup, args.clip, args.reset_logsigma2,
+                                 train=not args.report)
     log(f'[4] plain DigitsNets, default / DWP / source-kernel init ({time.time() - start:.0f}s so far)')
     size = 100 if 100 in sizes else sizes[0]
     reached, curves = init_table(work, vault, vaes, size, n_splits, plain_epochs, args.lr, k, args.threshold, train=not args.report)

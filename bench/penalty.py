@@ -17,8 +17,9 @@ strategy (one output row at a time, a backward pass per row), on the same layer 
    Target: package >= 3x faster on CPU, >= 20x on a GPU (used when `torch.cuda.is_available()`).
    Both strategies run the same VAE networks on the same number of slices, so on a CPU, where the
    row loop's 128-slice batches already keep the cores busy, the ratio is bounded by the loop's
-   per-row overheads: about 1.0-1.1x measured on the 2-core development machine, where the convolutions
-   already run near the float32 matrix-product speed of the cores (see nbs/11_priors).
+   per-row overheads: 1.0-1.2x measured on 2-core development machines (see nbs/11_priors). The script
+   counts the convolutions' floating-point operations and prints the rate each strategy reaches against a large
+   float32 matrix product on the same device: the ceiling of any exact method with the same arithmetic.
 4. Times a whole training step of a small Bayesian net holding that layer (forward, cross-entropy,
    every layer's penalty, backward) with the deep weight prior on the big layer versus the standard
    normal prior everywhere (for information).
@@ -165,6 +166,40 @@ def time_training_steps(prior, layer, device, repeats: int, batch_size: int = 32
     return times
 
 
+def multiply_adds(prior: ImplicitSlicePrior, device) -> dict:
+    """Multiply-adds per slice of the encoder's and the decoder's convolutions in one forward pass, counted on one
+    slice by forward hooks (as the hardware computes them: padded taps included)."""
+    counts = {'encoder': 0, 'decoder': 0}
+    def counter(side):
+        def hook(module, inputs, output):
+            kernel = module.weight.shape[2] * module.weight.shape[3]
+            if isinstance(module, nn.ConvTranspose2d): counts[side] += inputs[0].numel() * module.out_channels * kernel
+            else: counts[side] += output.numel() * (module.in_channels // module.groups) * kernel
+        return hook
+    handles = [m.register_forward_hook(counter(side)) for side, net in (('encoder', prior.encoder), ('decoder', prior.decoder))
+               for m in net.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
+    with torch.no_grad():
+        codes = prior.encoder(torch.zeros(1, *prior.slice_shape, device=device)).mean
+        prior.decoder(codes)
+    for handle in handles: handle.remove()
+    return counts
+
+
+def penalty_flops(prior: ImplicitSlicePrior, n_slices: int, device) -> float:
+    """Floating-point operations of the convolutions of penalty + backward for `n_slices` slices (one draw each):
+    the encoder's forward, input and weight gradients (trainable), the decoder's forward and input gradients."""
+    counts = multiply_adds(prior, device)
+    encoder_passes = 3 if prior.kind == 'trainable' else 2
+    return 2.0 * n_slices * prior.n_draws_q * (encoder_passes * counts['encoder'] + 2 * prior.n_draws_r * counts['decoder'])
+
+
+def matmul_rate(device, size: int = 2048, repeats: int = 5) -> float:
+    "The float32 matrix-product rate of this device in FLOP/s (best of `repeats` products of two size x size matrices)."
+    a, b = torch.randn(size, size, device=device), torch.randn(size, size, device=device)
+    a @ b
+    return 2.0 * size ** 3 / min(seconds(lambda: a @ b, device) for _ in range(repeats))
+
+
 def verdict(ok: bool) -> str: return 'PASS' if ok else 'FAIL'
 
 
@@ -198,7 +233,13 @@ def main():
     package = f'package: chunks of {prior.chunk_size} slices' if prior.chunk_size else 'package: all slices in one batch'
     print(f'{package:<48}{best["package"]:>22.3f}'
           f'{"  " + " ".join(f"{t:.3f}" for t in times["package"]):>28}')
-    print(f'{"speed-up":<48}{ratio:>21.2f}x   target >= {target:.0f}x ({device.type})  {verdict(ratio >= target)}\n')
+    print(f'{"speed-up":<48}{ratio:>21.2f}x   target >= {target:.0f}x ({device.type})  {verdict(ratio >= target)}')
+    flops, peak = penalty_flops(prior, c_out * c_in, device), matmul_rate(device)
+    rates = {name: flops / value for name, value in best.items()}
+    print(f'the VAE convolutions of penalty + backward: {flops / 1e9:,.0f} GFLOP; reference at {rates["reference"] / 1e9:,.0f} GFLOP/s, '
+          f'package at {rates["package"] / 1e9:,.0f} GFLOP/s; a {2048}x{2048} float32 matrix product at {peak / 1e9:,.0f} GFLOP/s\n'
+          f'  so no exact computation with the same arithmetic can beat the reference by more than about '
+          f'{peak / rates["reference"]:.1f}x on this device\n')
 
     steps = time_training_steps(prior, layer, device, repeats)
     best_steps = {name: min(values) for name, values in steps.items()}

@@ -27,13 +27,12 @@ from .priors import LogUniformPrior, StandardNormalPrior, check_priors, load_pri
 from .callbacks import KLAnneal, KLPenalty, PriorInit, SparsityMetrics, evaluate_ensemble, prior_splitter
 from .source import FailOnNaN, LinearLRDecay, trainer_settings
 from .snapshot import make_snapshot, write_atomically
-from .vae_train import diverged_as_error, wandb_logging, wandb_mode
+from .vae_train import diverged_as_error, epoch_history, wandb_logging, wandb_mode
 
 # %% auto #0
 __all__ = ['KINDS', 'OPTIONS', 'BayesDigitsNet', 'BayesDigitsNetVD', 'BayesCIFARNetGaussian', 'BayesCIFARNet', 'BayesCIFARNetVD',
            'classic_priors', 'experiment_kind', 'experiment_priors', 'conv_layer_names', 'init_spec', 'apply_overrides',
-           'check_options', 'kl_warmup', 'dwp_learner', 'history_rows', 'results_path', 'train_dwp', 'summary',
-           'cli_dwp']
+           'check_options', 'kl_warmup', 'dwp_learner', 'results_path', 'train_dwp', 'summary', 'cli_dwp']
 
 # %% ../nbs/13_bnn.ipynb #121caf69
 class BayesDigitsNet(DigitsNet):
@@ -143,11 +142,6 @@ def dwp_learner(manifest: dict, priors_kind: str | None = None, init: str | None
     return learn
 
 # %% ../nbs/13_bnn.ipynb #0115e8b1
-def history_rows(recorder) -> list:
-    "One `{column: value}` dict per epoch of the fastai recorder."
-    names = [n for n in recorder.metric_names[1:] if n != 'time']
-    return [{'epoch': i + 1, **{n: float(v) for n, v in zip(names, row) if v is not None}} for i, row in enumerate(recorder.values)]
-
 def results_path(target):
     "The results file of `target` (a directory, created), refusing to overwrite; None without a target."
     if target is None: return None
@@ -168,7 +162,7 @@ def train_dwp(manifest: dict, target=None, seed=None, priors_kind: str | None = 
     with wandb_logging(learn, learn.manifest, None if path is None else path.parent, wandb_mode(learn.manifest['options']),
                        project='markovdwp-dwp') as run:
         with learn.no_bar(), diverged_as_error(learn, where): learn.fit(max_epochs)
-        history = history_rows(learn.recorder)
+        history = epoch_history(learn.recorder)
         scores = evaluate_ensemble(learn, n_samples=learn.manifest['options'].get('n_samples', 10))
         model = learn.model.cpu().eval()
         results = {'manifest': learn.manifest, 'seed': seed_used, 'history': history, 'ensemble': scores,

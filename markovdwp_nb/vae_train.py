@@ -439,9 +439,9 @@ def checkpoint_target(target, tag: str = 'vae'):
     return target, False
 
 def epoch_history(recorder) -> list:
-    "One `{column: value}` dict per epoch of the recorder (time left out)."
+    "One `{column: value}` dict per epoch of the fastai recorder (time and empty cells left out)."
     names = [n for n in recorder.metric_names[1:] if n != 'time']
-    return [{'epoch': i + 1, **{n: float(v) for n, v in zip(names, row)}} for i, row in enumerate(recorder.values)]
+    return [{'epoch': i + 1, **{n: float(v) for n, v in zip(names, row) if v is not None}} for i, row in enumerate(recorder.values)]
 
 # %% ../nbs/09_vae_train.ipynb #af413434
 @contextlib.contextmanager
