@@ -11,7 +11,9 @@ strategy (one output row at a time, a backward pass per row), on the same layer 
 3. Times the penalty + backward of both strategies, interleaved, best of the repeats:
    - package: `prior.penalty(layer).backward()`: all c_out x c_in slices in chunks of `chunk_size` (2048)
      slices, each chunk's gradients computed in the forward pass (`ChunkedSliceSum`), so the memory
-     is one chunk's activations; `--chunk-size 0` times the single batch of every slice instead;
+     is one chunk's activations; `--chunk-size 0` times the single batch of every slice instead, and
+     several sizes are timed side by side (on a GPU by default 2048, 8192 and one batch; the verdict
+     takes the fastest, named in the output). Float32 throughout (TF32 only with `--tf32`);
    - reference: the seed's loop, one output row (c_in slices) at a time with a backward per row,
      written here with `torch.distributions`, the same math.
    Target: package >= 3x faster on CPU, >= 20x on a GPU (used when `torch.cuda.is_available()`).
@@ -125,13 +127,23 @@ def seconds(fn, device) -> float:
     return time.perf_counter() - start
 
 
-def time_penalties(prior, layer, device, repeats: int) -> dict:
-    "Interleaved timings of the penalty + backward of both strategies (fresh draws each time)."
-    times = {'reference': [], 'package': []}
-    for _ in range(repeats):
-        for name, fn in (('reference', reference_penalty), ('package', package_penalty)):
-            zero_grad(prior, layer)
-            times[name].append(seconds(lambda: fn(prior, layer), device))
+def package_label(chunk_size) -> str:
+    return f'package: chunks of {chunk_size} slices' if chunk_size else 'package: all slices in one batch'
+
+
+def time_penalties(prior, layer, device, repeats: int, chunk_sizes) -> dict:
+    """Interleaved timings of the penalty + backward of the reference and of the package with each of `chunk_sizes`
+    (None: one batch), fresh draws each time; `{label: [seconds, ...]}` with the reference first."""
+    default = prior.chunk_size
+    runs = [('reference', reference_penalty, default)] + [(package_label(size), package_penalty, size) for size in chunk_sizes]
+    times = {label: [] for label, _, _ in runs}
+    try:
+        for _ in range(repeats):
+            for label, fn, size in runs:
+                prior.chunk_size = size
+                zero_grad(prior, layer)
+                times[label].append(seconds(lambda: fn(prior, layer), device))
+    finally: prior.chunk_size = default
     return times
 
 
@@ -206,38 +218,43 @@ def verdict(ok: bool) -> str: return 'PASS' if ok else 'FAIL'
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--quick', action='store_true', help='a 64x32x5x5 layer and one timed repeat: a smoke test')
-    parser.add_argument('--chunk-size', type=int, default=None, help='slices per chunk of the package (default: the prior\'s; 0: one batch)')
+    parser.add_argument('--chunk-size', type=int, nargs='+', default=None,
+                        help='slices per chunk of the package, one or more (0: one batch); default the prior\'s '
+                             '(2048) on a CPU, 2048 8192 0 on a GPU; the verdict takes the fastest')
+    parser.add_argument('--tf32', action='store_true', help='let cuDNN and matrix products use TF32 on a GPU (default: float32)')
     args = parser.parse_args()
     device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = args.tf32  # same values for both strategies
     (c_out, c_in), repeats = ((64, 32), 1) if args.quick else ((256, 128), 3)
     target = GPU_TARGET if device.type == 'cuda' else CPU_TARGET
     where = torch.cuda.get_device_name(device) if device.type == 'cuda' else f'CPU, {torch.get_num_threads()} threads'
 
     layer, prior = make_layer(c_out, c_in, device), make_prior(device)
-    if args.chunk_size is not None: prior.chunk_size = args.chunk_size or None
+    chunk_sizes = args.chunk_size or ([prior.chunk_size, 8192, 0] if device.type == 'cuda' else [prior.chunk_size])
+    chunk_sizes = [size or None for size in chunk_sizes]
     print(f'bench penalty: Conv2dGaussian {c_out}x{c_in}x{KERNEL_SIZE}x{KERNEL_SIZE} ({c_out * c_in:,} slices), '
           f'{KERNEL_SIZE}x{KERNEL_SIZE} kernel VAE (z={Z_DIM}, h={H_DIM}), kind={prior.kind!r}, '
-          f'n_draws_q={prior.n_draws_q}, n_draws_r={prior.n_draws_r}, chunk_size={prior.chunk_size}; {where}; torch {torch.__version__}')
+          f'n_draws_q={prior.n_draws_q}, n_draws_r={prior.n_draws_r}, chunk sizes {chunk_sizes}; {where}; torch {torch.__version__}')
 
     ref_value, pkg_value, worst = check_agreement(prior, layer, device)  # also the warm-up of both
     agree = math.isclose(ref_value, pkg_value, rel_tol=1e-4) and worst < 1e-3
     print(f'same draws: penalty {ref_value:,.2f} (reference) vs {pkg_value:,.2f} (package); largest gradient difference '
           f'{worst:.1e} of the gradient\'s size  {"agree" if agree else "DISAGREE"}\n')
 
-    times = time_penalties(prior, layer, device, repeats)
+    times = time_penalties(prior, layer, device, repeats, chunk_sizes)
     best = {name: min(values) for name, values in times.items()}
-    ratio = best['reference'] / best['package']
+    fastest = min((label for label in best if label != 'reference'), key=best.get)
+    ratio = best['reference'] / best[fastest]
     print(f'{"penalty + backward":<48}{"seconds (best of " + str(repeats) + ")":>22}{"all runs":>28}')
-    print(f'{"reference: one output row at a time (" + str(c_in) + " slices)":<48}{best["reference"]:>22.3f}'
-          f'{"  " + " ".join(f"{t:.3f}" for t in times["reference"]):>28}')
-    package = f'package: chunks of {prior.chunk_size} slices' if prior.chunk_size else 'package: all slices in one batch'
-    print(f'{package:<48}{best["package"]:>22.3f}'
-          f'{"  " + " ".join(f"{t:.3f}" for t in times["package"]):>28}')
-    print(f'{"speed-up":<48}{ratio:>21.2f}x   target >= {target:.0f}x ({device.type})  {verdict(ratio >= target)}')
+    for label, values in times.items():
+        name = f'reference: one output row at a time ({c_in} slices)' if label == 'reference' else label
+        print(f'{name:<48}{best[label]:>22.3f}{"  " + " ".join(f"{t:.3f}" for t in values):>28}')
+    print(f'{"speed-up (" + fastest.removeprefix("package: ") + ")":<48}{ratio:>21.2f}x   target >= {target:.0f}x ({device.type})  {verdict(ratio >= target)}')
     flops, peak = penalty_flops(prior, c_out * c_in, device), matmul_rate(device)
     rates = {name: flops / value for name, value in best.items()}
+    precision = 'TF32' if args.tf32 and device.type == 'cuda' else 'float32'
     print(f'the VAE convolutions of penalty + backward: {flops / 1e9:,.0f} GFLOP; reference at {rates["reference"] / 1e9:,.0f} GFLOP/s, '
-          f'package at {rates["package"] / 1e9:,.0f} GFLOP/s; a {2048}x{2048} float32 matrix product at {peak / 1e9:,.0f} GFLOP/s\n'
+          f'package at {rates[fastest] / 1e9:,.0f} GFLOP/s; a {2048}x{2048} {precision} matrix product at {peak / 1e9:,.0f} GFLOP/s\n'
           f'  so no exact computation with the same arithmetic can beat the reference by more than about '
           f'{peak / rates["reference"]:.1f}x on this device\n')
 
