@@ -132,8 +132,8 @@ def kernel_vae(work: Path, vault: Path, layer: str, size: str, z_dim: int, h_dim
 
 
 def dwp_manifest(prior: str, size: int, split: int, epochs: int, lr: float, k: float, n_slices: int | None = None,
-                 warmup: int = 0, reset_logsigma2: float | None = None) -> dict:
-    "configs/digits-dwp.json for one cell of the table."
+                 warmup: int = 0, extra: dict | None = None) -> dict:
+    "configs/digits-dwp.json for one cell of the table; `extra` options (e.g. `reset_logsigma2`) go into `options`."
     manifest = load_manifest(ROOT/'configs'/'digits-dwp.json', kind='dwp')
     manifest['dataset']['train'].update(train_size=size, random_state=split)
     manifest['feeds']['train']['batch_size'] = min(50, size)
@@ -143,7 +143,7 @@ def dwp_manifest(prior: str, size: int, split: int, epochs: int, lr: float, k: f
     options['lr'] = lr
     options['wandb'] = False                                # results.json holds what the tables need
     if warmup: options['kl_warmup'] = {'n_steps': warmup}  # the KL weight from 0 to 1 over the first `warmup` steps
-    if reset_logsigma2 is not None: options['reset_logsigma2'] = reset_logsigma2  # log-variances of the posteriors at the start
+    options.update(extra or {})
     if prior in ('standard normal', 'log-uniform'):
         options.update(kind='classic', priors={}, init={})
         if prior == 'log-uniform': manifest['model']['cls'] = "<class 'markovdwp_nb.bnn.BayesDigitsNetVD'>"
@@ -154,21 +154,22 @@ def dwp_manifest(prior: str, size: int, split: int, epochs: int, lr: float, k: f
 
 
 def bayes_table(work: Path, sizes, n_splits: int, steps: int, lr: float, k: float, n_slices: int | None = None,
-                warmup: int = 0, clip: float = 0.0, reset_logsigma2: float | None = None, train: bool = True) -> tuple:
+                warmup: int = 0, clip: float = 0.0, extra: dict | None = None, train: bool = True) -> tuple:
     """Test accuracy of the 10-sample ensemble per (size, prior), split by split (so an interrupted run has every
     size for its first splits), and the number of failed runs per (size, prior). `train=False` only reads results."""
     scores, failed = {}, {}
+    tag = ''.join(f'-{key}{value}' for key, value in sorted((extra or {}).items()))  # runs with other options elsewhere
     for split in range(n_splits):
         for size in sizes:
             epochs = max(1, math.ceil(steps / math.ceil(size / min(50, size))))
             for prior in PRIORS:
-                target = (work/'bnn'/f'n{size}-e{epochs}-k{k}-s{n_slices}-w{warmup}-c{clip}{"" if reset_logsigma2 is None else f"-r{reset_logsigma2}"}'/prior.replace(' ', '_').replace('+', 'and')
+                target = (work/'bnn'/f'n{size}-e{epochs}-k{k}-s{n_slices}-w{warmup}-c{clip}{tag}'/prior.replace(' ', '_').replace('+', 'and')
                           /f'split{split}')
                 if (target/'results.json').exists(): results = json.loads((target/'results.json').read_text())
                 elif not train: continue
                 else:
                     start = time.time()
-                    manifest = dwp_manifest(prior, size, split, epochs, lr, k, n_slices, warmup, reset_logsigma2)
+                    manifest = dwp_manifest(prior, size, split, epochs, lr, k, n_slices, warmup, extra)
                     manifest['trainer']['gradient_clip_val'] = clip
                     try:
                         with quiet(): _, results = train_dwp(manifest, target=target, seed=split, device='cpu')
@@ -259,6 +260,8 @@ def main(argv=None):
     parser.add_argument('--source-l2', type=float, default=0.0, help='L2 coefficient on the kernels of the source zoo (default 0)')
     parser.add_argument('--reset-logsigma2', type=float, default=None,
                         help='start every posterior log-variance of the Bayesian nets here (default: the layers\' -10)')
+    parser.add_argument('--log-sigma2-lr-factor', type=float, default=None,
+                        help='train the posterior log-variances at this multiple of --lr (options.log_sigma2_lr_factor; default 1)')
     parser.add_argument('--report', action='store_true', help='print the tables of the runs already done; train nothing more')
     args = parser.parse_args(argv)
     quick = args.quick
@@ -288,8 +291,9 @@ def main(argv=None):
     os.environ.update(VAE7=str(vaes['features.conv0']), VAE5=str(vaes['features.conv1']))
     if k != 1.0: log(f'    note: the target nets have k={k}; the DWP models the slices, which do not depend on the width')
     log(f'[3] Bayesian DigitsNets, KL warm-up over {warmup} steps ({time.time() - start:.0f}s so far)')
-    scores, failed = bayes_table(work, sizes, n_splits, steps, args.lr, k, n_slices, warmup, args.clip, args.reset_logsigma2,
-                                 train=not args.report)
+    extra = {key: value for key, value in (('reset_logsigma2', args.reset_logsigma2),
+                                           ('log_sigma2_lr_factor', args.log_sigma2_lr_factor)) if value is not None}
+    scores, failed = bayes_table(work, sizes, n_splits, steps, args.lr, k, n_slices, warmup, args.clip, extra, train=not args.report)
     log(f'[4] plain DigitsNets, default / DWP / source-kernel init ({time.time() - start:.0f}s so far)')
     size = 100 if 100 in sizes else sizes[0]
     reached, curves = init_table(work, vault, vaes, size, n_splits, plain_epochs, args.lr, k, args.threshold, train=not args.report)

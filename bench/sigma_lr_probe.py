@@ -1,5 +1,5 @@
 """Probe: the Bayesian DigitsNets of `bench/dwp_claims.py` (Table 1 settings), but with the posterior log-variances
-trained at `factor` times the learning rate of everything else.
+trained at `factor` times the learning rate of everything else (`options.log_sigma2_lr_factor`).
 
 In 200 Adam steps at lr 3e-3 a log-variance moves by at most 0.6, so in the tables of dwp_claims every posterior
 stays near its start (sigma ~ 0.008) and the nets are close to MAP estimates. This probe lets the variances reach
@@ -13,34 +13,13 @@ N = 50 split 0: 0.441 / 0.293; N = 50 split 1: 0.431 / 0.481; N = 100 split 0: 0
 0.552 / 0.710; N = 200 split 1: 0.242 / 0.589. Both priors underfit in 200 steps once the variances are free (N(0,1)
 posteriors widen to sigma ~ 0.87, the DWP's conv1 ones to ~ 0.028, the source-slice scale), and there the DWP wins
 4 of these 5 runs.
-A first step towards an option of the package (a learning-rate factor for log_sigma2 in the dwp manifest)."""
+The factor is the dwp manifest's `options.log_sigma2_lr_factor`."""
 import argparse, math, os, sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import dwp_claims as claims
-from fastai.callback.core import Callback
-from fastai.torch_core import trainable_params
 from markovdwp_nb.bnn import train_dwp
-from markovdwp_nb.callbacks import prior_parameters
-
-
-class LogSigmaLR(Callback):
-    "Put every `log_sigma2` in an optimiser group of its own whose learning rate is `factor` x the others'."
-    order = 6  # after LinearLRDecay (5), which sets one learning rate for every group
-    def __init__(self, factor: float): self.factor = factor
-
-    def split(self, model):
-        sigma = [p for name, p in model.named_parameters() if name.endswith('log_sigma2')]
-        ids = {id(p) for p in sigma}
-        return [[p for p in trainable_params(model) if id(p) not in ids] + prior_parameters(self.learn.priors), sigma]
-
-    def before_fit(self):
-        self.learn.splitter = self.split
-        self.learn.create_opt()
-
-    def before_batch(self):
-        if self.training: self.opt.hypers[-1]['lr'] = self.opt.hypers[0]['lr'] * self.factor
 
 
 def main(argv=None):
@@ -60,7 +39,8 @@ def main(argv=None):
             for prior in ('standard normal', 'DWP'):
                 manifest = claims.dwp_manifest(prior, size, split, epochs, 3e-3, 0.5, 256, 50)
                 manifest['trainer']['gradient_clip_val'] = 5.0
-                with claims.quiet(): model, results = train_dwp(manifest, seed=split, device='cpu', cbs=[LogSigmaLR(args.factor)])
+                manifest['options']['log_sigma2_lr_factor'] = args.factor
+                with claims.quiet(): model, results = train_dwp(manifest, seed=split, device='cpu')
                 state = model.state_dict()
                 weight, log_sigma2 = state['features.conv1.weight'], state['features.conv1.log_sigma2']
                 claims.log(f'factor {args.factor:g} N={size} split {split} {prior:>16}: ensemble accuracy {results["ensemble"]["accuracy"]:.3f}, '

@@ -5,11 +5,12 @@
 # %% ../nbs/13_bnn.ipynb #86fcf393
 from __future__ import annotations
 
-import json, sys, time, warnings
+import json, math, sys, time, warnings
 from copy import deepcopy
 from functools import partial
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 from fastai.learner import Learner
@@ -17,14 +18,14 @@ from fastai.callback.training import GradientClip
 from fastai.losses import CrossEntropyLossFlat
 from fastai.metrics import accuracy
 from fastai.optimizer import Adam
-from fastai.torch_core import default_device
+from fastai.torch_core import default_device, trainable_params
 
 from .spec import SpecError, fix_randomness, get_instance, load_manifest
 from .data import get_dataloaders
 from .models import CIFARNet, DigitsNet
 from .nn import Conv2dGaussian, Conv2dVD, LinearGaussian, LinearVD, GaussianLayer, VDLayer, bayesian_layers, sparsity_report
 from .priors import LogUniformPrior, StandardNormalPrior, check_priors, load_priors
-from .callbacks import KLAnneal, KLPenalty, PriorInit, SparsityMetrics, evaluate_ensemble, prior_splitter
+from .callbacks import KLAnneal, KLPenalty, PriorInit, SparsityMetrics, evaluate_ensemble, prior_parameters, prior_splitter
 from .source import FailOnNaN, LinearLRDecay, trainer_settings
 from .snapshot import make_snapshot, write_atomically
 from .vae_train import diverged_as_error, epoch_history, wandb_logging, wandb_mode
@@ -32,7 +33,8 @@ from .vae_train import diverged_as_error, epoch_history, wandb_logging, wandb_mo
 # %% auto #0
 __all__ = ['KINDS', 'OPTIONS', 'BayesDigitsNet', 'BayesDigitsNetVD', 'BayesCIFARNetGaussian', 'BayesCIFARNet', 'BayesCIFARNetVD',
            'classic_priors', 'experiment_kind', 'experiment_priors', 'conv_layer_names', 'init_spec', 'apply_overrides',
-           'check_options', 'kl_warmup', 'dwp_learner', 'results_path', 'train_dwp', 'summary', 'cli_dwp']
+           'check_options', 'kl_warmup', 'lr_factor', 'log_sigma2_splitter', 'dwp_learner', 'results_path', 'train_dwp',
+           'summary', 'cli_dwp']
 
 # %% ../nbs/13_bnn.ipynb #121caf69
 class BayesDigitsNet(DigitsNet):
@@ -56,7 +58,8 @@ class BayesCIFARNetVD(BayesCIFARNet):
 
 # %% ../nbs/13_bnn.ipynb #66944d63
 KINDS = ('classic', 'implicit')
-OPTIONS = {'lr', 'coef', 'kind', 'priors', 'init', 'reset_logsigma2', 'n_samples', 'kl_warmup', 'wandb'}
+OPTIONS = {'lr', 'coef', 'kind', 'priors', 'init', 'reset_logsigma2', 'n_samples', 'kl_warmup', 'wandb',
+           'log_sigma2_lr_factor'}
 
 def classic_priors(model: nn.Module) -> dict:
     "`{layer: prior}`: the standard normal prior for Gaussian layers, the log-uniform one for VD layers."
@@ -118,6 +121,21 @@ def kl_warmup(value, where: str = 'options.kl_warmup') -> KLAnneal | None:
         raise SpecError(f'{where}.{key}: expected a positive number, got {length!r}')
     return KLAnneal(**{key: int(length) if key == 'n_steps' else float(length)})
 
+def lr_factor(value, where: str = 'options.log_sigma2_lr_factor') -> float:
+    "A positive finite multiple of `options.lr`, as a float; a `SpecError` naming `where` otherwise."
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
+        raise SpecError(f'{where}: expected a positive number (a multiple of options.lr), got {value!r}')
+    return float(value)
+
+def log_sigma2_splitter(priors: dict | None, factor: float = 1.0):
+    "`prior_splitter(priors)`, or for `factor` != 1 two groups: everything else with the priors' parameters, and every `log_sigma2`."
+    if factor == 1.0: return prior_splitter(priors)
+    def split(model):
+        log_sigma2 = [p for name, p in model.named_parameters() if name.endswith('log_sigma2') and p.requires_grad]
+        ids = {id(p) for p in log_sigma2}
+        return [[p for p in trainable_params(model) if id(p) not in ids] + prior_parameters(priors), log_sigma2]
+    return split
+
 def dwp_learner(manifest: dict, priors_kind: str | None = None, init: str | None = None, device=None,
                 where: str = 'manifest') -> Learner:
     "The fastai `Learner` of a DWP manifest (after the `--priors` / `--init` overrides), with `.priors` and `.manifest`."
@@ -130,14 +148,16 @@ def dwp_learner(manifest: dict, priors_kind: str | None = None, init: str | None
     model = get_instance(**manifest['model']).to(device)
     if not bayesian_layers(model): raise SpecError(f'model: {type(model).__name__} has no Bayesian layers')
     priors = experiment_priors(model, options, None)
+    factor = lr_factor(options.get('log_sigma2_lr_factor', 1.0))
+    lr = options['lr'] if factor == 1.0 else np.array([options['lr'], options['lr'] * factor])  # one per optimiser group
     cbs = [PriorInit(options.get('init'), priors, options.get('reset_logsigma2', False)),
-           KLPenalty(priors, options.get('coef')), LinearLRDecay(options['lr']), FailOnNaN(where)]
+           KLPenalty(priors, options.get('coef')), LinearLRDecay(lr), FailOnNaN(where)]
     warmup = kl_warmup(options.get('kl_warmup'))
     if warmup is not None: cbs.append(warmup)
     if any(isinstance(m, VDLayer) for m in bayesian_layers(model).values()): cbs.append(SparsityMetrics())
     if clip > 0: cbs.append(GradientClip(clip))
     learn = Learner(dls, model, loss_func=CrossEntropyLossFlat(), opt_func=partial(Adam, wd=0.0, eps=1e-8),
-                    lr=options['lr'], metrics=[accuracy], cbs=cbs, splitter=prior_splitter(priors))
+                    lr=options['lr'], metrics=[accuracy], cbs=cbs, splitter=log_sigma2_splitter(priors, factor))
     learn.priors, learn.manifest = priors, manifest
     return learn
 
