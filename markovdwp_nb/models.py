@@ -27,11 +27,12 @@ def output_side(side: int, kernel_size: int, pool: int = 1) -> int:
 
 # %% ../nbs/02_models.ipynb #8087db43
 def conv_block(conv2d, index: int, in_channels: int, out_channels: int, kernel_size: int,
-               bias: bool = False, pool: int = 1) -> list:
-    "The `(name, layer)` pairs of conv block `index`: `conv2d`, BatchNorm2d, LeakyReLU and `pool`x`pool` max pooling if `pool` > 1."
-    layers = [(f'conv{index}', conv2d(in_channels, out_channels, kernel_size, bias=bias)),
-              (f'norm{index}', nn.BatchNorm2d(out_channels)),
-              (f'relu{index}', nn.LeakyReLU())]
+               bias: bool = False, pool: int = 1, norm: bool = True) -> list:
+    """The `(name, layer)` pairs of conv block `index`: `conv2d`, BatchNorm2d (unless `norm` is False), LeakyReLU and
+    `pool`x`pool` max pooling if `pool` > 1."""
+    layers = [(f'conv{index}', conv2d(in_channels, out_channels, kernel_size, bias=bias))]
+    if norm: layers.append((f'norm{index}', nn.BatchNorm2d(out_channels)))
+    layers.append((f'relu{index}', nn.LeakyReLU()))
     if pool > 1: layers.append((f'pool{index}', nn.MaxPool2d(pool)))
     return layers
 
@@ -41,12 +42,12 @@ def check_blocks(widths, kernel_sizes, pools):
         raise ValueError(f'widths {list(widths)} make {len(widths) - 1} conv blocks, but got kernel_sizes '
                          f'{list(kernel_sizes)} and pools {list(pools)}')
 
-def conv_stack(conv2d, widths, kernel_sizes, pools, bias: bool = False) -> nn.Sequential:
+def conv_stack(conv2d, widths, kernel_sizes, pools, bias: bool = False, norm: bool = True) -> nn.Sequential:
     "`features`: one conv block per consecutive pair of `widths`, with the given `kernel_sizes` and `pools`, then a flatten."
     check_blocks(widths, kernel_sizes, pools)
     layers = []
     for index, (size, pool) in enumerate(zip(kernel_sizes, pools)):
-        layers += conv_block(conv2d, index, widths[index], widths[index + 1], size, bias=bias, pool=pool)
+        layers += conv_block(conv2d, index, widths[index], widths[index + 1], size, bias=bias, pool=pool, norm=norm)
     return nn.Sequential(OrderedDict(layers + [('flatten', nn.Flatten(1, -1))]))
 
 # %% ../nbs/02_models.ipynb #c9863133
@@ -102,13 +103,14 @@ class CIFARNet(nn.Sequential):
 DIGITS_KERNEL_SIZES, DIGITS_POOLS, DIGITS_SIDE = (7, 5), (2, 2), 28
 
 class DigitsNet(nn.Sequential):
-    "The DWP paper's small MNIST net for 1x28x28 inputs: 7x7 `conv0` and 5x5 `conv1` without bias, a linear classifier."
+    """The DWP paper's small MNIST net for 1x28x28 inputs: 7x7 `conv0` and 5x5 `conv1`, each followed by BatchNorm (the
+    convs have no bias), a linear classifier; `norm=False`: no BatchNorm, the convs have a bias."""
     Conv2d, Linear = nn.Conv2d, nn.Linear
 
-    def __init__(self, n_classes: int = 10, k: float = 1.0):
+    def __init__(self, n_classes: int = 10, k: float = 1.0, norm: bool = True):
         widths = [1, scaled_width(32, k), scaled_width(128, k)]
-        features = conv_stack(self.Conv2d, widths, DIGITS_KERNEL_SIZES, DIGITS_POOLS, bias=False)
+        features = conv_stack(self.Conv2d, widths, DIGITS_KERNEL_SIZES, DIGITS_POOLS, bias=not norm, norm=norm)
         n_features = flat_features(widths, DIGITS_KERNEL_SIZES, DIGITS_POOLS, DIGITS_SIDE)
         classifier = nn.Sequential(OrderedDict(linear=self.Linear(n_features, n_classes, bias=True)))
         super().__init__(OrderedDict(features=features, classifier=classifier))
-        self.n_classes, self.k = n_classes, k
+        self.n_classes, self.k, self.norm = n_classes, k, norm
