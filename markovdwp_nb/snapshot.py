@@ -18,8 +18,8 @@ from .spec import SpecError, get_instance
 # %% auto #0
 __all__ = ['SNAPSHOT_FORMAT', 'SEED_FORMAT', 'DTTM_FORMAT', 'SUFFIXES', 'SNAPSHOT_KEYS', 'GZIP_MAGIC', 'SnapshotError',
            'plain_value', 'plain_config', 'plain_state', 'make_snapshot', 'random_name', 'check_tag', 'unique_path',
-           'write_atomically', 'save_snapshot', 'normalize_snapshot', 'load_snapshot', 'is_snapshot_file',
-           'iter_snapshots', 'model_from_snapshot', 'conv_weights']
+           'write_atomically', 'save_snapshot', 'normalize_snapshot', 'read_torch_file', 'load_snapshot',
+           'is_snapshot_file', 'iter_snapshots', 'model_from_snapshot', 'conv_weights']
 
 # %% ../nbs/03_snapshot.ipynb #c5802b39
 SNAPSHOT_FORMAT = 'markovdwp_nb.snapshot/1'
@@ -188,11 +188,15 @@ def normalize_snapshot(data, path) -> dict:
         raise SnapshotError(f'{path}: unknown snapshot format {data["format"]!r} (this version reads {SNAPSHOT_FORMAT!r})')
     return data
 
+def read_torch_file(path, what: str = 'file'):
+    "The object in the torch file at `path` (gzip-compressed or not), on the CPU, without pickled code; errors name `path`."
+    path = Path(path)
+    if not path.is_file(): raise FileNotFoundError(f'{path}: no such {what}')
+    return _torch_load(path)
+
 def load_snapshot(path) -> dict:
     "Load the snapshot at `path` (this package's or the original MarkovDWP's gzip format) onto the CPU, without pickled code."
-    path = Path(path)
-    if not path.is_file(): raise FileNotFoundError(f'{path}: no such snapshot file')
-    return normalize_snapshot(_torch_load(path), path)
+    return normalize_snapshot(read_torch_file(path, 'snapshot file'), Path(path))
 
 # %% ../nbs/03_snapshot.ipynb #67124d48
 def is_snapshot_file(path: Path, suffixes=SUFFIXES) -> bool:

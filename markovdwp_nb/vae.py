@@ -5,7 +5,7 @@
 # %% ../nbs/08_vae.ipynb #1718af26
 from __future__ import annotations
 
-import math, os, pickle, tempfile, warnings
+import inspect, math, os, pickle, tempfile, warnings
 from pathlib import Path
 
 import torch
@@ -14,15 +14,17 @@ import yaml
 from torch import nn
 from torch.distributions import Independent, Normal, kl_divergence
 
-from .spec import SpecError
+from .spec import SpecError, get_class
+from .snapshot import read_torch_file
 from .distributions import TRIP, VAMP
 
 # %% auto #0
-__all__ = ['KERNEL_NETS', 'PARAMS_NAME', 'WEIGHTS_NAME', 'PARAMS_KEYS', 'batch_dims', 'check_variance', 'ELU', 'hidden_block',
-           'check_scale', 'DiagonalGaussianNet', 'Encoder7x7', 'Decoder7x7', 'Encoder5x5', 'Decoder5x5', 'Encoder3x3',
-           'Decoder3x3', 'kernel_nets', 'kernel_vae', 'KernelVAE', 'DWPFormatError', 'read_dwp_params',
-           'read_dwp_weights', 'check_state_dict', 'load_dwp_vae', 'dwp_params', 'save_dwp_vae', 'beta_schedule',
-           'as_slices', 'prior_log_prob', 'log_weights', 'iwae_estimate', 'elbo_estimate', 'SGVBRuntime', 'IWAERuntime',
+__all__ = ['KERNEL_NETS', 'PARAMS_NAME', 'WEIGHTS_NAME', 'PARAMS_KEYS', 'SEED_VAE_PARTS', 'SEED_RUNTIMES', 'batch_dims',
+           'check_variance', 'ELU', 'hidden_block', 'check_scale', 'DiagonalGaussianNet', 'Encoder7x7', 'Decoder7x7',
+           'Encoder5x5', 'Decoder5x5', 'Encoder3x3', 'Decoder3x3', 'kernel_nets', 'kernel_vae', 'KernelVAE',
+           'DWPFormatError', 'read_dwp_params', 'read_dwp_weights', 'check_state_dict', 'load_dwp_vae', 'dwp_params',
+           'save_dwp_vae', 'is_seed_vae', 'seed_network', 'seed_vae', 'load_seed_vae', 'beta_schedule', 'as_slices',
+           'prior_log_prob', 'log_weights', 'iwae_estimate', 'elbo_estimate', 'SGVBRuntime', 'IWAERuntime',
            'TRIPRuntime', 'VAMPRuntime']
 
 # %% ../nbs/08_vae.ipynb #f58b6b55
@@ -78,6 +80,7 @@ def check_scale(scale) -> float:
 class DiagonalGaussianNet(nn.Module):
     "Base of the kernel encoders and decoders: `trunk`, then heads `fc_mu` and `var_head` to an `Independent(Normal)`."
     trunk_name, var_head_name, side = 'features', 'fc_var', 'encoder'
+    std_link = False  # True: the variance head gives softplus(standard deviation), as in the original MarkovDWP's nets
 
     def __init__(self, input_shape, event_shape, var='train', scale: float = 1.0):
         super().__init__()
@@ -94,7 +97,8 @@ class DiagonalGaussianNet(nn.Module):
         hidden = self.trunk(flat_input)
         loc = self.fc_mu(hidden)
         if self.var != 'train': return loc, torch.full_like(loc, self.var)
-        return loc, F.softplus(self.var_head(hidden))
+        head = F.softplus(self.var_head(hidden))
+        return loc, head * head if self.std_link else head
 
     def forward(self, input: torch.Tensor) -> Independent:
         batch_shape = batch_dims(input, self.input_shape, type(self).__name__)
@@ -291,6 +295,9 @@ def load_dwp_vae(path) -> KernelVAE:
 def dwp_params(vae: KernelVAE, kernel_dim=None, var=None) -> dict:
     "The `params.yaml` entries that describe `vae`, after checking that the published format can hold it."
     encoder, decoder = vae.encoder, vae.decoder
+    if encoder.std_link or decoder.std_link:
+        raise DWPFormatError('save_dwp_vae: this VAE has softplus standard-deviation heads (an original MarkovDWP one); '
+                             'the DWP format holds softplus-variance heads')
     kernel_dim = kernel_dim or getattr(decoder, 'kernel_size', None)
     nets = kernel_nets(kernel_dim)
     if type(encoder) is not nets['encoder'] or type(decoder) is not nets['decoder']:
@@ -331,6 +338,72 @@ def save_dwp_vae(vae: KernelVAE, path, kernel_dim=None, var=None, overwrite: boo
     finally:
         for temporary in temporaries: temporary.unlink(missing_ok=True)
     return path
+
+# %% ../nbs/08_vae.ipynb #e9159838
+SEED_VAE_PARTS = ('encoder', 'decoder')
+SEED_RUNTIMES = ('SGVBRuntime', 'IWAERuntime')
+_ARTICLED = {'encoder': 'an encoder', 'decoder': 'a decoder'}
+
+def is_seed_vae(data) -> bool:
+    "Does the loaded file `data` hold an original MarkovDWP kernel VAE (`encoder` and `decoder` entries, no `state`)?"
+    return isinstance(data, dict) and all(part in data for part in SEED_VAE_PARTS) and 'state' not in data
+
+def _seed_class(model: dict, part: str, path) -> type:
+    where = f'{path}: {part}.model.cls'
+    try: cls = get_class(model.get('cls'))
+    except SpecError as exc: raise DWPFormatError(f'{where}: {exc}') from None
+    if not (isinstance(cls, type) and issubclass(cls, nn.Module) and getattr(cls, 'side', None) in SEED_VAE_PARTS):
+        raise DWPFormatError(f'{where}: {model.get("cls")!r} is not a kernel encoder or decoder')
+    if cls.side != part: raise DWPFormatError(f'{where}: {model.get("cls")!r} is {_ARTICLED[cls.side]}, not {_ARTICLED[part]}')
+    return cls
+
+def _seed_state(net: DiagonalGaussianNet, state: dict, where: str) -> dict:
+    "`state` of an original network (`features.i.weight|bias`, the heads in the last layer) under `net`'s keys."
+    own = net.state_dict()
+    layers = sorted({int(key.split('.')[1]) for key in state if key.startswith('features.') and key.split('.')[1].isdigit()})
+    strays = sorted(key for key in state if not any(key == f'features.{i}.{p}' for i in layers for p in ('weight', 'bias')))
+    if strays: raise DWPFormatError(f'{where}: unexpected key {strays[0]!r} (expected features.<i>.weight and .bias)')
+    trunk = sorted({int(key.split('.')[1]) for key in own if key.startswith(f'{net.trunk_name}.')})
+    if len(layers) != len(trunk) + 1:
+        raise DWPFormatError(f'{where}: {len(layers)} layers, but {type(net).__name__} has {len(trunk)} hidden layers and one head layer')
+    mapped = {}
+    for part in ('weight', 'bias'):
+        for theirs, ours in zip(layers, trunk):
+            if f'features.{theirs}.{part}' in state: mapped[f'{net.trunk_name}.{ours}.{part}'] = state[f'features.{theirs}.{part}']
+        head = state.get(f'features.{layers[-1]}.{part}')
+        if head is None: continue
+        half = head.shape[0] // 2
+        for name, value in (('fc_mu', head[:half]), (net.var_head_name, head[half:])):
+            mapped[next(key for key in own if key.startswith(f'{name}.') and key.endswith(part))] = value
+    check_state_dict(mapped, own, where)
+    return mapped
+
+def seed_network(spec, part: str, path) -> DiagonalGaussianNet:
+    "The `part` (`encoder` or `decoder`) of an original MarkovDWP VAE file (already loaded) as this package's network."
+    where = f'{path}: {part}'
+    if not isinstance(spec, dict) or not isinstance(spec.get('model'), dict) or not isinstance(spec.get('state'), dict):
+        raise DWPFormatError(f"{where}: expected {{'model': {{'cls': ..., options}}, 'state': state dict}}")
+    model = dict(spec['model'])
+    cls = _seed_class(model, part, path)
+    options = {key: value for key, value in model.items() if key != 'cls'}
+    unknown = sorted(set(options) - set(inspect.signature(cls).parameters))
+    if unknown: raise DWPFormatError(f'{where}.model.{unknown[0]}: not an option of {cls.__name__}')
+    net = cls(**options)
+    net.load_state_dict(_seed_state(net, spec['state'], f'{where}.state'))
+    net.std_link = True
+    return net
+
+def seed_vae(data: dict, path) -> KernelVAE:
+    "The `KernelVAE` of an original MarkovDWP VAE file, loaded as `data` from `path`."
+    if not is_seed_vae(data): raise DWPFormatError(f'{path}: not an original MarkovDWP kernel VAE (needs encoder and decoder entries)')
+    runtime = str((data.get('config') or {}).get('runtime', ''))
+    if data.get('prior') or (runtime and not any(name in runtime for name in SEED_RUNTIMES)):
+        warnings.warn(f'{path}: trained with {runtime or "a learned latent prior"}; the file holds no latent prior, p(z) = N(0, I) is used')
+    return KernelVAE(*(seed_network(data[part], part, path) for part in SEED_VAE_PARTS))
+
+def load_seed_vae(path) -> KernelVAE:
+    "Load the original MarkovDWP kernel VAE file at `path` (`*.gz`, written by its `experiments/vae.py`)."
+    return seed_vae(read_torch_file(path, 'kernel VAE file'), Path(path))
 
 # %% ../nbs/08_vae.ipynb #c84f50b3
 def beta_schedule(beta, step: int) -> float:

@@ -23,10 +23,10 @@ from torch.utils.data import DataLoader as TorchDataLoader
 
 from .spec import SpecError, fix_randomness, from_spec, get_class, load_manifest
 from .data import VALID_FEEDS, get_dataloaders
-from .snapshot import load_snapshot, make_snapshot, unique_path, write_atomically
+from .snapshot import load_snapshot, make_snapshot, normalize_snapshot, read_torch_file, unique_path, write_atomically
 from .source import FailOnNaN, LinearLRDecay, RecorderColumns, trainer_settings
 from .kernels import SingleKernelDataset, layer_labels
-from .vae import KernelVAE, as_slices, beta_schedule, load_dwp_vae, log_weights, PARAMS_NAME
+from .vae import KernelVAE, as_slices, beta_schedule, is_seed_vae, load_dwp_vae, log_weights, seed_vae, PARAMS_NAME
 
 # %% auto #0
 __all__ = ['TRAINER_OPTIONS', 'EVAL_BATCH', 'EVAL_ITEMS', 'SLICE_CMAP', 'WANDB_PROJECT', 'EVAL_DRAWS', 'AUTO_SCALE_ITEMS',
@@ -502,13 +502,16 @@ def train_vae(manifest: dict, target=None, seed=None, cbs=(), device=None, tag: 
 
 # %% ../nbs/09_vae_train.ipynb #c472ce79
 def load_vae(path):
-    "The kernel VAE at `path`: a `markovdwp vae` checkpoint (the runtime) or a published-DWP-format directory (a `KernelVAE`)."
+    """The kernel VAE at `path`: a `markovdwp vae` checkpoint (the runtime), a published-DWP-format directory or an
+    original MarkovDWP VAE file (a `KernelVAE`)."""
     path = Path(path)
     if path.is_dir(): return load_dwp_vae(path).eval()
-    snapshot = load_snapshot(path)
+    data = read_torch_file(path, 'kernel VAE file')
+    if is_seed_vae(data): return seed_vae(data, path).eval()
+    snapshot = normalize_snapshot(data, path)
     if snapshot.get('kind') != 'vae':
         raise SpecError(f'{path}: not a kernel VAE checkpoint (a {snapshot.get("kind") or "model"} snapshot); '
-                        f'expected a file written by `markovdwp vae` or a directory with {PARAMS_NAME}')
+                        f'expected a file written by `markovdwp vae`, an original MarkovDWP VAE file or a directory with {PARAMS_NAME}')
     try: runtime = build_runtime(snapshot['config'])
     except SpecError as exc: raise SpecError(f'{path}: {exc}') from None
     runtime.load_state_dict(snapshot['state'])
