@@ -39,9 +39,10 @@ near its start (std 0.0067-0.008) and the nets are near-MAP. With the posterior 
 acts like -log p(mean) and pulls the conv1 slices to the mode of the kernel VAE's density, w = 0 (rms 0.0054 at
 every N and in both nets, log p 63.6 nats, against rms 0.035 and 49.5 nats for the source slices: they are its typical
 set, not its mode), where the posterior noise outweighs the weights (median |mean| / std 0.5, against 0.4 / 0.9 / 1.8
-under N(0, 1)). BatchNorm is not the cause: `--no-norm` (nets without it, 2 splits) keeps conv1 at rms 0.0053 under the
-DWP and the ranking (N = 50 / 100 / 200: N(0, 1) 0.931 / 0.936 / 0.961, DWP 0.838 / 0.899 / 0.904, DWP + init 0.911 /
-0.916 / 0.938; the VD nets stay at chance but at N = 200, 0.74 with the DWP against 0.20 log-uniform).
+under N(0, 1)). BatchNorm is not the cause: `--no-norm` (nets without it, 5 splits, 2085 s) keeps conv1 at rms 0.0053
+under the DWP, and the ranking: N = 50 / 100 / 200, N(0, 1) 0.919 / 0.939 / 0.956, DWP 0.864 / 0.904 / 0.914, DWP + init
+0.903 / 0.922 / 0.936; the VD nets without BatchNorm stay at chance (0.20) in 200 steps except at N = 200, where the
+DWP gives 0.679 / + init 0.708 against 0.328 for log-uniform.
 
 With free variances (`--log-sigma2-lr-factor 30`: the log-variances at 30x the learning rate) the posteriors do move
 (N(0, 1): std 0.88, the DWP's conv1: 0.028, the source-slice scale), and in 200 steps everything underfits (2 splits):
