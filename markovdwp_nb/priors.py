@@ -257,7 +257,7 @@ def learned_latent_prior(vae):
     return copy.deepcopy(prior) if isinstance(prior, nn.Module) else None
 
 def load_prior(path, kind: str = 'trainable', **options) -> ImplicitSlicePrior:
-    "The deep weight prior of the kernel VAE at `path` (a `markovdwp vae` checkpoint or a DWP directory), in mode `kind`."
+    "The deep weight prior of the kernel VAE at `path` (a `markovdwp vae` checkpoint, a DWP directory or an original MarkovDWP file), in mode `kind`."
     if kind not in KINDS: raise SpecError(f'kind: expected one of {", ".join(KINDS)}, got {kind!r}')
     vae = load_vae(path)
     return ImplicitSlicePrior(vae.decoder, vae.encoder, kind=kind, latent_prior=learned_latent_prior(vae), **options)

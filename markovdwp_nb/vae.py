@@ -104,10 +104,19 @@ class DiagonalGaussianNet(nn.Module):
         batch_shape = batch_dims(input, self.input_shape, type(self).__name__)
         flat = input.reshape(math.prod(batch_shape), *self.input_shape)
         if self.side == 'encoder' and self.scale != 1.0: flat = flat / self.scale
-        loc, variance = self.moments(flat)
-        if self.side == 'decoder' and self.scale != 1.0: loc, variance = loc * self.scale, variance * self.scale ** 2
+        loc, std = self.loc_std(flat)
         shape = (*batch_shape, *self.event_shape)
-        return Independent(Normal(loc.reshape(shape), variance.sqrt().reshape(shape)), len(self.event_shape))
+        return Independent(Normal(loc.reshape(shape), std.reshape(shape)), len(self.event_shape))
+
+    def loc_std(self, flat_input: torch.Tensor) -> tuple:
+        "The mean and the standard deviation of a flat batch, with a decoder's `scale` applied."
+        if self.std_link and self.var == 'train':  # the head's softplus is the standard deviation: no square and root
+            hidden = self.trunk(flat_input)
+            loc, std = self.fc_mu(hidden), F.softplus(self.var_head(hidden))
+            return (loc * self.scale, std * self.scale) if self.side == 'decoder' else (loc, std)
+        loc, variance = self.moments(flat_input)
+        if self.side == 'decoder' and self.scale != 1.0: loc, variance = loc * self.scale, variance * self.scale ** 2
+        return loc, variance.sqrt()
 
 # %% ../nbs/08_vae.ipynb #a813f0f0
 class Encoder7x7(DiagonalGaussianNet):
@@ -295,7 +304,7 @@ def load_dwp_vae(path) -> KernelVAE:
 def dwp_params(vae: KernelVAE, kernel_dim=None, var=None) -> dict:
     "The `params.yaml` entries that describe `vae`, after checking that the published format can hold it."
     encoder, decoder = vae.encoder, vae.decoder
-    if encoder.std_link or decoder.std_link:
+    if getattr(encoder, 'std_link', False) or getattr(decoder, 'std_link', False):
         raise DWPFormatError('save_dwp_vae: this VAE has softplus standard-deviation heads (an original MarkovDWP one); '
                              'the DWP format holds softplus-variance heads')
     kernel_dim = kernel_dim or getattr(decoder, 'kernel_size', None)
@@ -345,14 +354,15 @@ SEED_RUNTIMES = ('SGVBRuntime', 'IWAERuntime')
 _ARTICLED = {'encoder': 'an encoder', 'decoder': 'a decoder'}
 
 def is_seed_vae(data) -> bool:
-    "Does the loaded file `data` hold an original MarkovDWP kernel VAE (`encoder` and `decoder` entries, no `state`)?"
-    return isinstance(data, dict) and all(part in data for part in SEED_VAE_PARTS) and 'state' not in data
+    "Does the loaded file `data` look like an original MarkovDWP kernel VAE (an `encoder` or `decoder` entry, no `state`)?"
+    return isinstance(data, dict) and any(part in data for part in SEED_VAE_PARTS) and 'state' not in data
 
 def _seed_class(model: dict, part: str, path) -> type:
     where = f'{path}: {part}.model.cls'
     try: cls = get_class(model.get('cls'))
     except SpecError as exc: raise DWPFormatError(f'{where}: {exc}') from None
-    if not (isinstance(cls, type) and issubclass(cls, nn.Module) and getattr(cls, 'side', None) in SEED_VAE_PARTS):
+    names = {f"<class 'markovdwp_nb.vae.{net.__name__}'>" for nets in KERNEL_NETS.values() for net in (nets['encoder'], nets['decoder'])}
+    if not (isinstance(cls, type) and f"<class '{cls.__module__}.{cls.__qualname__}'>" in names):
         raise DWPFormatError(f'{where}: {model.get("cls")!r} is not a kernel encoder or decoder')
     if cls.side != part: raise DWPFormatError(f'{where}: {model.get("cls")!r} is {_ARTICLED[cls.side]}, not {_ARTICLED[part]}')
     return cls
@@ -360,7 +370,7 @@ def _seed_class(model: dict, part: str, path) -> type:
 def _seed_state(net: DiagonalGaussianNet, state: dict, where: str) -> dict:
     "`state` of an original network (`features.i.weight|bias`, the heads in the last layer) under `net`'s keys."
     own = net.state_dict()
-    layers = sorted({int(key.split('.')[1]) for key in state if key.startswith('features.') and key.split('.')[1].isdigit()})
+    layers = sorted({int(key.split('.')[1]) for key in state if key.startswith('features.') and key.split('.')[1].isdecimal()})
     strays = sorted(key for key in state if not any(key == f'features.{i}.{p}' for i in layers for p in ('weight', 'bias')))
     if strays: raise DWPFormatError(f'{where}: unexpected key {strays[0]!r} (expected features.<i>.weight and .bias)')
     trunk = sorted({int(key.split('.')[1]) for key in own if key.startswith(f'{net.trunk_name}.')})
@@ -372,6 +382,9 @@ def _seed_state(net: DiagonalGaussianNet, state: dict, where: str) -> dict:
             if f'features.{theirs}.{part}' in state: mapped[f'{net.trunk_name}.{ours}.{part}'] = state[f'features.{theirs}.{part}']
         head = state.get(f'features.{layers[-1]}.{part}')
         if head is None: continue
+        if head.dim() == 0 or head.shape[0] % 2:
+            raise DWPFormatError(f'{where}: the last layer, features.{layers[-1]}.{part}, has shape {tuple(head.shape)}: '
+                                 'expected an even number of channels (the mean and the scale heads)')
         half = head.shape[0] // 2
         for name, value in (('fc_mu', head[:half]), (net.var_head_name, head[half:])):
             mapped[next(key for key in own if key.startswith(f'{name}.') and key.endswith(part))] = value
@@ -386,20 +399,24 @@ def seed_network(spec, part: str, path) -> DiagonalGaussianNet:
     model = dict(spec['model'])
     cls = _seed_class(model, part, path)
     options = {key: value for key, value in model.items() if key != 'cls'}
-    unknown = sorted(set(options) - set(inspect.signature(cls).parameters))
+    unknown = sorted(map(str, set(options) - set(inspect.signature(cls).parameters)))
     if unknown: raise DWPFormatError(f'{where}.model.{unknown[0]}: not an option of {cls.__name__}')
-    net = cls(**options)
+    stray = next(((key, value) for key, value in spec['state'].items() if not (isinstance(key, str) and isinstance(value, torch.Tensor))), None)
+    if stray: raise DWPFormatError(f'{where}.state: {stray[0]!r} holds a {type(stray[1]).__name__}, not a tensor')
+    try: net = cls(**options)
+    except (TypeError, ValueError, RuntimeError) as exc: raise DWPFormatError(f'{where}.model: {exc}') from None
     net.load_state_dict(_seed_state(net, spec['state'], f'{where}.state'))
     net.std_link = True
     return net
 
 def seed_vae(data: dict, path) -> KernelVAE:
     "The `KernelVAE` of an original MarkovDWP VAE file, loaded as `data` from `path`."
-    if not is_seed_vae(data): raise DWPFormatError(f'{path}: not an original MarkovDWP kernel VAE (needs encoder and decoder entries)')
-    runtime = str((data.get('config') or {}).get('runtime', ''))
+    if not is_seed_vae(data): raise DWPFormatError(f'{path}: not an original MarkovDWP kernel VAE (needs encoder and decoder entries, no state)')
+    config = data.get('config')
+    runtime = str(config.get('runtime', '')) if isinstance(config, dict) else ''
     if data.get('prior') or (runtime and not any(name in runtime for name in SEED_RUNTIMES)):
         warnings.warn(f'{path}: trained with {runtime or "a learned latent prior"}; the file holds no latent prior, p(z) = N(0, I) is used')
-    return KernelVAE(*(seed_network(data[part], part, path) for part in SEED_VAE_PARTS))
+    return KernelVAE(*(seed_network(data.get(part), part, path) for part in SEED_VAE_PARTS))
 
 def load_seed_vae(path) -> KernelVAE:
     "Load the original MarkovDWP kernel VAE file at `path` (`*.gz`, written by its `experiments/vae.py`)."
