@@ -93,30 +93,21 @@ class DiagonalGaussianNet(nn.Module):
     def var_head(self) -> nn.Module: return getattr(self, self.var_head_name)
 
     def moments(self, flat_input: torch.Tensor) -> tuple:
-        "The mean and the variance (softplus of the variance head, or the fixed `var`) of a flat batch."
+        "The mean and the standard deviation of a flat batch: the root of the variance head's softplus (its softplus under `std_link`), or of the fixed `var`."
         hidden = self.trunk(flat_input)
         loc = self.fc_mu(hidden)
-        if self.var != 'train': return loc, torch.full_like(loc, self.var)
+        if self.var != 'train': return loc, torch.full_like(loc, self.var).sqrt()
         head = F.softplus(self.var_head(hidden))
-        return loc, head * head if self.std_link else head
+        return loc, head if self.std_link else head.sqrt()
 
     def forward(self, input: torch.Tensor) -> Independent:
         batch_shape = batch_dims(input, self.input_shape, type(self).__name__)
         flat = input.reshape(math.prod(batch_shape), *self.input_shape)
         if self.side == 'encoder' and self.scale != 1.0: flat = flat / self.scale
-        loc, std = self.loc_std(flat)
+        loc, std = self.moments(flat)
+        if self.side == 'decoder' and self.scale != 1.0: loc, std = loc * self.scale, std * self.scale
         shape = (*batch_shape, *self.event_shape)
         return Independent(Normal(loc.reshape(shape), std.reshape(shape)), len(self.event_shape))
-
-    def loc_std(self, flat_input: torch.Tensor) -> tuple:
-        "The mean and the standard deviation of a flat batch, with a decoder's `scale` applied."
-        if self.std_link and self.var == 'train':  # the head's softplus is the standard deviation: no square and root
-            hidden = self.trunk(flat_input)
-            loc, std = self.fc_mu(hidden), F.softplus(self.var_head(hidden))
-            return (loc * self.scale, std * self.scale) if self.side == 'decoder' else (loc, std)
-        loc, variance = self.moments(flat_input)
-        if self.side == 'decoder' and self.scale != 1.0: loc, variance = loc * self.scale, variance * self.scale ** 2
-        return loc, variance.sqrt()
 
 # %% ../nbs/08_vae.ipynb #a813f0f0
 class Encoder7x7(DiagonalGaussianNet):
