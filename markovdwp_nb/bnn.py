@@ -26,15 +26,15 @@ from .models import CIFARNet, DigitsNet
 from .nn import Conv2dGaussian, Conv2dVD, LinearGaussian, LinearVD, GaussianLayer, VDLayer, bayesian_layers, sparsity_report
 from .priors import LogUniformPrior, StandardNormalPrior, check_priors, load_priors
 from .callbacks import KLAnneal, KLPenalty, PriorInit, SparsityMetrics, evaluate_ensemble, prior_parameters, prior_splitter
-from .source import FailOnNaN, LinearLRDecay, trainer_settings
+from .source import FailOnNaN, LinearLRDecay, read_checkpoint, trainer_settings
 from .snapshot import make_snapshot, write_atomically
-from .vae_train import diverged_as_error, epoch_history, wandb_logging, wandb_mode
+from .vae_train import checkpoint_every_epoch, diverged_as_error, epoch_history, wandb_logging, wandb_mode, wandb_state
 
 # %% auto #0
 __all__ = ['KINDS', 'OPTIONS', 'BayesDigitsNet', 'BayesDigitsNetVD', 'BayesCIFARNetGaussian', 'BayesCIFARNet', 'BayesCIFARNetVD',
            'classic_priors', 'experiment_kind', 'experiment_priors', 'conv_layer_names', 'init_spec', 'apply_overrides',
-           'check_options', 'kl_warmup', 'lr_factor', 'log_sigma2_splitter', 'dwp_learner', 'results_path', 'train_dwp',
-           'summary', 'cli_dwp']
+           'check_options', 'kl_warmup', 'lr_factor', 'log_sigma2_splitter', 'dwp_learner', 'results_path',
+           'prior_states', 'load_prior_states', 'train_dwp', 'summary', 'cli_dwp']
 
 # %% ../nbs/13_bnn.ipynb #121caf69
 class BayesDigitsNet(DigitsNet):
@@ -171,35 +171,60 @@ def results_path(target):
     if path.exists(): raise FileExistsError(f'{path}: already exists; results are never overwritten (choose another --target)')
     return path
 
+def prior_states(priors: dict | None) -> dict:
+    "The state dicts of the `nn.Module` priors among `priors` (a trainable encoder changes in training), by layer name."
+    return {name: prior.state_dict() for name, prior in (priors or {}).items() if isinstance(prior, nn.Module)}
+
+def load_prior_states(priors: dict, states: dict):
+    "Load `prior_states` back into `priors`."
+    for name, state in states.items(): priors[name].load_state_dict(state)
+
 def train_dwp(manifest: dict, target=None, seed=None, priors_kind: str | None = None, init: str | None = None,
               device=None, cbs=(), where: str = 'manifest') -> tuple:
-    "Train the Bayesian CNN of `manifest`, logged to W&B per `options.wandb`; write `results.json` and `model.pt` to `target`. Returns (model, results)."
+    """Train the Bayesian CNN of `manifest`, logged to W&B per `options.wandb`; write `results.json` and `model.pt` to `target`,
+    resuming the unfinished run of the same manifest there (`model.pt.ckpt`). Returns (model, results)."""
     path, start = results_path(target), time.time()
-    seed_used = fix_randomness(seed)
-    learn = dwp_learner(manifest, priors_kind, init, device, where)
+    ckpt = None if path is None else path.with_name('model.pt.ckpt')
+    manifest = apply_overrides(manifest, priors_kind, init)
+    earlier = read_checkpoint(ckpt, manifest)
+    seed_used = fix_randomness(seed) if earlier is None else earlier['seed']
+    seconds_before = 0.0 if earlier is None else earlier.get('seconds', 0.0)
+    learn = dwp_learner(manifest, device=device, where=where)
     learn.add_cbs(cbs)
+    if earlier is not None:
+        load_prior_states(learn.priors, earlier['priors'])
+        learn.prior_init.initialised = learn  # the model is the interrupted run's, not to be initialised again
+    extra = lambda learn: {**wandb_state(learn), 'priors': prior_states(learn.priors), 'seconds': seconds_before + time.time() - start}
     max_epochs, _ = trainer_settings(learn.manifest['trainer'])
-    with wandb_logging(learn, learn.manifest, None if path is None else path.parent, wandb_mode(learn.manifest['options']),
-                       project='markovdwp-dwp') as run:
-        with learn.no_bar(), diverged_as_error(learn, where): learn.fit(max_epochs)
-        history = epoch_history(learn.recorder)
-        scores = evaluate_ensemble(learn, n_samples=learn.manifest['options'].get('n_samples', 10))
-        model = learn.model.cpu().eval()
-        results = {'manifest': learn.manifest, 'seed': seed_used, 'history': history, 'ensemble': scores,
-                   'n_train': len(learn.dls.train.dataset), 'seconds': time.time() - start,
-                   'wandb_dir': None if run is None else str(Path(run.dir).parent)}
-        if any(isinstance(m, VDLayer) for m in bayesian_layers(model).values()): results['sparsity'] = sparsity_report(model)
-        if path is not None:
-            write_atomically(make_snapshot(config=learn.manifest, state=model.state_dict(), seed=seed_used, history=history),
-                             path.with_name('model.pt'))
-            path.write_text(json.dumps(results, indent=1, default=float))
+    try:
+        start_epoch = checkpoint_every_epoch(learn, ckpt, earlier, learn.manifest, seed_used, extra)
+        with wandb_logging(learn, learn.manifest, None if path is None else path.parent, wandb_mode(learn.manifest['options']),
+                           project='markovdwp-dwp', run_id=(earlier or {}).get('wandb_id')) as run:
+            with learn.no_bar(), diverged_as_error(learn, where): learn.fit(max_epochs, start_epoch=start_epoch)
+            history = learn.epoch_checkpoint.history if ckpt is not None else epoch_history(learn.recorder)
+            scores = evaluate_ensemble(learn, n_samples=learn.manifest['options'].get('n_samples', 10))
+            model = learn.model.cpu().eval()
+            results = {'manifest': learn.manifest, 'seed': seed_used, 'history': history, 'ensemble': scores,
+                       'n_train': len(learn.dls.train.dataset), 'seconds': seconds_before + time.time() - start,
+                       'resumed_at_epoch': start_epoch, 'wandb_dir': None if run is None else str(Path(run.dir).parent)}
+            if any(isinstance(m, VDLayer) for m in bayesian_layers(model).values()): results['sparsity'] = sparsity_report(model)
+            if path is not None:
+                model_path = path.with_name('model.pt')  # present only when a resumed run had written it and not results.json
+                write_atomically(make_snapshot(config=learn.manifest, state=model.state_dict(), seed=seed_used, history=history),
+                                 model_path, reserved=earlier is not None and model_path.exists())
+                path.write_text(json.dumps(results, indent=1, default=float))
+                ckpt.unlink(missing_ok=True)
+    except FloatingPointError:
+        if ckpt is not None: ckpt.unlink(missing_ok=True)  # a diverged run is not resumed: it would diverge again
+        raise
     return model, results
 
 # %% ../nbs/13_bnn.ipynb #93f00f49
 def summary(results: dict, target=None) -> str:
     "One line about a finished DWP run."
     last, scores = results['history'][-1] if results['history'] else {}, results['ensemble']
-    text = (f'markovdwp dwp: {len(results["history"])} epochs on {results["n_train"]} examples in {results["seconds"]:.0f}s; '
+    resumed = f' (resumed after epoch {results["resumed_at_epoch"]})' if results.get('resumed_at_epoch') else ''
+    text = (f'markovdwp dwp: {len(results["history"])} epochs{resumed} on {results["n_train"]} examples in {results["seconds"]:.0f}s; '
             f'ensemble accuracy {scores["accuracy"]:.4f}, NLL {scores["nll"]:.4f}')
     if 'sparsity' in results: text += f', sparsity {results["sparsity"]["total"]["sparsity"]:.3f}'
     text += f'; results in {target}' if target else ''

@@ -32,12 +32,19 @@ def _manifest_args(p, target_help='where to write the results'):
                    help='override a manifest value (JSON-parsed), e.g. --set options.lr=1e-4; repeatable')
     p.add_argument('--seed', default=None, help='None (default), an int, or "deterministic" (draw one and record it)')
 
-def _source_args(p):
-    _manifest_args(p, 'a file to write the snapshot to (never overwritten), or a directory for a unique name')
-    p.add_argument('--tag', help='prefix of the snapshot name when --target is a directory')
-    p.add_argument('--device', default=None, help='torch device, e.g. cpu, cuda:0 (default: cuda if available)')
+def _resumable_args(p, result: str, default_tag=None):
+    "Arguments of a stage that writes one `result` file and can resume: the manifest's, `--tag`, `--resume`."
+    _manifest_args(p, f'a file to write the {result} to (never overwritten; an unfinished run there resumes), '
+                      'or a directory for a unique name')
+    p.add_argument('--tag', default=default_tag, help=f'prefix of the {result} name when --target is a directory')
     p.add_argument('--resume', action='store_true',
                    help='with a directory --target: continue an unfinished run of the same manifest found there')
+
+def _source_args(p):
+    _resumable_args(p, 'snapshot')
+    p.add_argument('--device', default=None, help='torch device, e.g. cpu, cuda:0 (default: cuda if available)')
+
+def _vae_args(p): _resumable_args(p, 'checkpoint', default_tag='vae')
 
 def _zoo_args(p):
     p.add_argument('n_models', type=int, help='how many source models to train')
@@ -68,7 +75,7 @@ def _vae_eval_args(p):
     p.add_argument('--draws', type=int, default=5000, help='importance samples of the IWAE estimate')
 
 def _dwp_args(p):
-    _manifest_args(p, 'directory for the results')
+    _manifest_args(p, 'directory for the results (results.json, model.pt); an unfinished run there resumes')
     p.add_argument('--priors', choices=('collapsed', 'fixed', 'trainable'), help='encoder mode of every implicit prior')
     p.add_argument('--init', help='default | prior | a kernel vault directory')
 
@@ -97,7 +104,7 @@ COMMANDS = {
                 '`kernels import ARRAY.npy` files a NumPy array as a vault', _kernels_args, 'markovdwp_nb.kernels:cli_kernels'),
     'kernels-import': ('file an N x C_out x C_in x k x k NumPy array as a kernel vault',
                        _kernels_import_args, 'markovdwp_nb.kernels:cli_kernels_import'),
-    'vae': ('train a kernel VAE (SGVB, IWAE, TRIP, VAMP) on a kernel vault', _manifest_args, 'markovdwp_nb.vae_train:cli_vae'),
+    'vae': ('train a kernel VAE (SGVB, IWAE, TRIP, VAMP) on a kernel vault', _vae_args, 'markovdwp_nb.vae_train:cli_vae'),
     'vae-eval': ('IWAE log-likelihood, ELBO and active units of a kernel VAE on a vault',
                  _vae_eval_args, 'markovdwp_nb.vae_train:cli_vae_eval'),
     'dwp': ('train a Bayesian CNN with deep weight priors on a small dataset', _dwp_args, 'markovdwp_nb.bnn:cli_dwp'),

@@ -27,8 +27,8 @@ from .snapshot import make_snapshot, unique_path, write_atomically
 
 # %% auto #0
 __all__ = ['TRAINER_KEYS', 'IGNORED_TRAINER_KEYS', 'l2_terms', 'coef_value', 'WeightedPenalty', 'RecorderColumns',
-           'LinearLRDecay', 'FailOnNaN', 'EpochCheckpoint', 'restore_checkpoint', 'trainer_settings', 'source_learner',
-           'resolve_target', 'train_source', 'cli_source']
+           'LinearLRDecay', 'FailOnNaN', 'recorder_row', 'EpochCheckpoint', 'restore_checkpoint', 'trainer_settings',
+           'source_learner', 'resolve_target', 'read_checkpoint', 'train_source', 'cli_source']
 
 # %% ../nbs/04_source.ipynb #e723cfb0
 def l2_terms(model: nn.Module, prefix: str = 'model.l2_norm') -> dict:
@@ -132,14 +132,38 @@ def _atomic_save(obj, path: Path):
     finally:
         if tmp.exists(): tmp.unlink()
 
+def recorder_row(learn) -> list:
+    "The recorder's values of the epoch that just ended (train loss, valid loss, metrics), as floats."
+    return list(map(float, learn.recorder.values[-1]))
+
+def _smooth_loss_state(recorder) -> dict:
+    return {'count': recorder.smooth_loss.count, 'val': torch.as_tensor(recorder.smooth_loss.val).detach().cpu().as_subclass(torch.Tensor)}
+
 class EpochCheckpoint(Callback):
-    "After every epoch, write the state a resumed run needs to `path` (atomically)."
-    order = 90
-    def __init__(self, path, config: dict | None = None, seed=None): self.path, self.config, self.seed = Path(path), config, seed
+    """After every epoch, write the state a resumed run needs to `path` (atomically): model, optimiser, random states,
+    the recorder's smoothed loss, the history so far (one `row(learn)` per epoch) and `extra(learn)`. Built with
+    `resume_from` (a loaded checkpoint), it continues that run's history and smoothed loss, and ignores the epochs
+    a resumed `fit` skips."""
+    order = 90  # after the Recorder
+    def __init__(self, path, config: dict | None = None, seed=None, row=recorder_row, extra=None, resume_from: dict | None = None):
+        self.path, self.config, self.seed, self.row, self.extra = Path(path), config, seed, row, extra
+        self.resume_from = resume_from
+        self.history = list(resume_from['history']) if resume_from else []
+        self.start_epoch = resume_from['epoch'] + 1 if resume_from else 0
+
+    def before_fit(self):
+        if self.resume_from is None: return
+        smooth = self.resume_from.get('smooth_loss')
+        if smooth: self.learn.recorder.smooth_loss.count, self.learn.recorder.smooth_loss.val = smooth['count'], smooth['val']
+        _set_rng_states(self.learn, self.resume_from['rng'])  # again, last: other callbacks' before_fit may draw (a DataLoader's iterator does)
+
     def after_epoch(self):
+        if self.epoch < self.start_epoch: return  # skipped by a resumed fit: nothing new to save
+        self.history = self.history[:self.epoch] + [self.row(self.learn)]
         _atomic_save({'epoch': self.epoch, 'model': self.learn.model.state_dict(), 'opt': _opt_state(self.learn.opt),
-                      'rng': _rng_states(self.learn), 'config': self.config, 'seed': self.seed,
-                      'history': [list(map(float, v)) for v in self.learn.recorder.values]}, self.path)
+                      'rng': _rng_states(self.learn), 'smooth_loss': _smooth_loss_state(self.learn.recorder),
+                      'config': self.config, 'seed': self.seed, 'history': self.history,
+                      **(self.extra(self.learn) if self.extra else {})}, self.path)
 
 def restore_checkpoint(learn, path) -> int:
     "Load the checkpoint at `path` into `learn` (model, optimiser, random states); return the epoch to start at."
@@ -186,8 +210,8 @@ def _resumable(directory: Path, manifest: dict):
         if config == manifest: return ckpt
     return None
 
-def resolve_target(target, manifest: dict, tag: str | None = None, resume: bool = False):
-    "Return (snapshot path, checkpoint path) for `target`; None for both when there is no target."
+def resolve_target(target, manifest: dict, tag: str | None = None, resume: bool = False, what: str = 'snapshot'):
+    "Return (result path, checkpoint path) for `target`; None for both when there is no target. `what` names the result in errors."
     if target is None: return None, None
     target = Path(target)
     if target.is_dir():
@@ -197,30 +221,33 @@ def resolve_target(target, manifest: dict, tag: str | None = None, resume: bool 
         return path, path.with_name(path.name + '.ckpt')
     ckpt = target.with_name(target.name + '.ckpt')
     if target.exists() and not (ckpt.exists() and target.stat().st_size == 0):
-        raise FileExistsError(f'{target}: already exists; a snapshot is never overwritten')
+        raise FileExistsError(f'{target}: already exists; a {what} is never overwritten')
     target.parent.mkdir(parents=True, exist_ok=True)
     return target, ckpt
 
 # %% ../nbs/04_source.ipynb #296ad672
-def _checkpoint_matches(ckpt: Path, manifest: dict) -> bool:
-    return torch.load(ckpt, weights_only=True, map_location='cpu').get('config') == manifest
+def read_checkpoint(ckpt, manifest: dict) -> dict | None:
+    "The unfinished run's checkpoint at `ckpt` (None when there is none); a `SpecError` when it is a run of another manifest."
+    if ckpt is None or not Path(ckpt).exists(): return None
+    earlier = torch.load(ckpt, weights_only=True, map_location='cpu')
+    if earlier.get('config') != manifest:
+        raise SpecError(f'{ckpt}: an unfinished run of a different manifest; remove it or choose another --target')
+    return earlier
 
 def train_source(manifest: dict, target=None, seed=None, tag: str | None = None, device=None,
                  resume: bool = False, where: str = 'manifest', cbs=()):
     "Train the source model of `manifest` (plus callbacks `cbs`); save its snapshot to `target`. Returns (model, path or None)."
     path, ckpt = resolve_target(target, manifest, tag, resume)
     start_epoch, seed_used = 0, fix_randomness(seed)
-    if ckpt is not None and ckpt.exists():
-        if not _checkpoint_matches(ckpt, manifest):
-            raise SpecError(f'{ckpt}: an unfinished run of a different manifest; remove it or choose another --target')
-        seed_used = torch.load(ckpt, weights_only=True, map_location='cpu').get('seed', seed_used)
+    earlier = read_checkpoint(ckpt, manifest)
+    if earlier is not None: seed_used = earlier.get('seed', seed_used)
     learn = source_learner(manifest, device, where)
     learn.add_cbs(cbs)
-    if ckpt is not None and ckpt.exists(): start_epoch = restore_checkpoint(learn, ckpt)
-    if ckpt is not None: learn.add_cb(EpochCheckpoint(ckpt, config=manifest, seed=seed_used))
+    if earlier is not None: start_epoch = restore_checkpoint(learn, ckpt)
+    if ckpt is not None: learn.add_cb(EpochCheckpoint(ckpt, config=manifest, seed=seed_used, resume_from=earlier))
     max_epochs, _ = trainer_settings(manifest['trainer'])
     if start_epoch < max_epochs: learn.fit(max_epochs, start_epoch=start_epoch)
-    history = _history(learn, ckpt)
+    history = learn.epoch_checkpoint.history if ckpt is not None else [list(map(float, v)) for v in learn.recorder.values]
     model = learn.model.cpu().eval()
     if path is None:
         warnings.warn('no target: the trained model is not saved')
@@ -230,11 +257,6 @@ def train_source(manifest: dict, target=None, seed=None, tag: str | None = None,
     if ckpt.exists(): ckpt.unlink()
     return model, path
 
-def _history(learn, ckpt) -> list:
-    "Per-epoch [train loss, valid loss, accuracy] of the whole run, including the epochs before a resume."
-    earlier = torch.load(ckpt, weights_only=True).get('history', []) if ckpt is not None and ckpt.exists() else []
-    values = [list(map(float, v)) for v in learn.recorder.values]
-    return values if len(values) >= len(earlier) else earlier
 
 # %% ../nbs/04_source.ipynb #8d1c7470
 def cli_source(args) -> int:

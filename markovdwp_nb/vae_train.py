@@ -24,7 +24,8 @@ from torch.utils.data import DataLoader as TorchDataLoader
 from .spec import SpecError, fix_randomness, from_spec, get_class, load_manifest
 from .data import VALID_FEEDS, get_dataloaders
 from .snapshot import load_snapshot, make_snapshot, normalize_snapshot, read_torch_file, unique_path, write_atomically
-from .source import FailOnNaN, LinearLRDecay, RecorderColumns, trainer_settings
+from .source import EpochCheckpoint, FailOnNaN, LinearLRDecay, RecorderColumns, trainer_settings
+from .source import read_checkpoint, resolve_target, restore_checkpoint
 from .kernels import SingleKernelDataset, layer_labels
 from .vae import KernelVAE, as_slices, beta_schedule, is_seed_vae, load_dwp_vae, log_weights, seed_vae, PARAMS_NAME
 
@@ -35,8 +36,9 @@ __all__ = ['TRAINER_OPTIONS', 'EVAL_BATCH', 'EVAL_ITEMS', 'SLICE_CMAP', 'WANDB_P
            'evaluate_vae', 'BetaStep', 'loss_term_names', 'LossTerms', 'fixed_draws', 'HeldOutLikelihood',
            'slice_mosaic', 'slices_figure', 'latents_figure', 'layer_names', 'figure_image', 'KernelPictures',
            'picture_path', 'wandb_mode', 'start_wandb', 'wandb_logging', 'vae_learner', 'dataset_source',
-           'check_slice_size', 'checkpoint_target', 'epoch_history', 'diverged_as_error', 'resolve_scale', 'train_vae',
-           'load_vae', 'epoch_summary', 'cli_vae', 'kernel_batches', 'cli_vae_eval']
+           'check_slice_size', 'epoch_history', 'last_epoch', 'diverged_as_error', 'resolve_scale', 'wandb_state',
+           'ResumeWandbSteps', 'checkpoint_every_epoch', 'train_vae', 'load_vae', 'epoch_summary', 'cli_vae',
+           'kernel_batches', 'cli_vae_eval']
 
 # %% ../nbs/09_vae_train.ipynb #4151eece
 TRAINER_OPTIONS = ('wandb', 'eval_draws')
@@ -166,10 +168,10 @@ def evaluate_vae(vae, batches, n_draws: int = 5000, max_items: int = EVAL_ITEMS,
 
 # %% ../nbs/09_vae_train.ipynb #93ee460b
 class BetaStep(Callback):
-    "Before each training batch, set `model.step` (read by the runtime's beta schedule) to `learn.train_iter`."
+    "Before each training batch, set `model.step` (read by the runtime's beta schedule) to the number of training batches before it."
     order = 1
     def before_batch(self):
-        if self.training: self.learn.model.step = self.learn.train_iter
+        if self.training: self.learn.model.step = self.epoch * self.n_iter + self.iter
 
 # %% ../nbs/09_vae_train.ipynb #1bfb4a9b
 def loss_term_names(runtime) -> list:
@@ -373,18 +375,19 @@ def wandb_mode(options: dict, env=None) -> str:
     if env.get('WANDB_MODE'): return 'offline' if env['WANDB_MODE'] == 'dryrun' else env['WANDB_MODE']
     return 'online' if env.get('WANDB_API_KEY') else 'offline'
 
-def start_wandb(manifest: dict, directory=None, mode: str = 'offline', project: str = WANDB_PROJECT):
-    "Open a W&B run in `mode` for `manifest` under `directory` (None when disabled); pair it with fastai's `WandbCallback`."
+def start_wandb(manifest: dict, directory=None, mode: str = 'offline', project: str = WANDB_PROJECT, run_id: str | None = None):
+    "Open a W&B run in `mode` for `manifest` under `directory` (None when disabled), or continue the run `run_id`; pair it with fastai's `WandbCallback`."
     if mode == 'disabled': return None
     import wandb
     if directory is not None: Path(directory).mkdir(parents=True, exist_ok=True)
     return wandb.init(project=project, config=copy.deepcopy(manifest), dir=None if directory is None else str(directory),
-                      mode=mode, settings=wandb.Settings(silent=True, console='off', save_code=False))
+                      mode=mode, id=run_id, resume='allow' if run_id else None,
+                      settings=wandb.Settings(silent=True, console='off', save_code=False))
 
 @contextlib.contextmanager
-def wandb_logging(learn, manifest: dict, directory=None, mode: str = 'offline', project: str = WANDB_PROJECT):
+def wandb_logging(learn, manifest: dict, directory=None, mode: str = 'offline', project: str = WANDB_PROJECT, run_id: str | None = None):
     "The W&B run of `start_wandb` (None when disabled), logging `learn`'s recorder via fastai's `WandbCallback`; finished with exit code 1 if the block raises."
-    run = start_wandb(manifest, directory, mode, project)
+    run = start_wandb(manifest, directory, mode, project, run_id)
     if run is not None:
         from fastai.callback.wandb import WandbCallback
         learn.add_cb(WandbCallback(log=None, log_preds=False, log_model=False))
@@ -429,19 +432,14 @@ def check_slice_size(vae, slice_shape, where: str):
                         f'({type(vae.encoder).__name__}); choose a layer with {size(expected)} kernels or a {size(shape)} VAE')
 
 # %% ../nbs/09_vae_train.ipynb #ce74ade3
-def checkpoint_target(target, tag: str = 'vae'):
-    "The checkpoint path for `target` (None: no checkpoint) and whether it was reserved (an empty file in a directory)."
-    if target is None: return None, False
-    target = Path(target)
-    if target.is_dir(): return unique_path(target, tag=tag, suffix='.pt'), True
-    if target.exists() or target.is_symlink(): raise FileExistsError(f'{target}: already exists; a checkpoint is never overwritten')
-    target.parent.mkdir(parents=True, exist_ok=True)
-    return target, False
-
 def epoch_history(recorder) -> list:
     "One `{column: value}` dict per epoch of the fastai recorder (time and empty cells left out)."
     names = [n for n in recorder.metric_names[1:] if n != 'time']
     return [{'epoch': i + 1, **{n: float(v) for n, v in zip(names, row) if v is not None}} for i, row in enumerate(recorder.values)]
+
+def last_epoch(learn) -> dict:
+    "The `epoch_history` row of the epoch that just ended."
+    return epoch_history(learn.recorder)[-1]
 
 # %% ../nbs/09_vae_train.ipynb #af413434
 @contextlib.contextmanager
@@ -471,33 +469,66 @@ def resolve_scale(manifest: dict, dataset, n_items: int = AUTO_SCALE_ITEMS) -> d
     return manifest
 
 # %% ../nbs/09_vae_train.ipynb #fed31c68
-def train_vae(manifest: dict, target=None, seed=None, cbs=(), device=None, tag: str = 'vae', where: str = 'manifest'):
-    "Train the kernel VAE of `manifest` (plus callbacks `cbs`); save its checkpoint and pictures at `target`. Returns (runtime, path or None)."
+def _wandb_logger(learn):
+    return next((cb for cb in learn.cbs if hasattr(cb, '_wandb_step')), None)
+
+def wandb_state(learn) -> dict:
+    "The id of the W&B run logging `learn` and the step fastai's `WandbCallback` has reached (None without them): what a resumed run continues."
+    run, logger = _wandb_run(), _wandb_logger(learn)
+    return {'wandb_id': None if run is None else run.id, 'wandb_step': None if logger is None else logger._wandb_step}
+
+class ResumeWandbSteps(Callback):
+    "Continue the step count of fastai's `WandbCallback` at `step` (the interrupted run's), unless the resumed W&B run is further on; an offline run starts at 0."
+    order = Recorder.order + 2  # after WandbCallback.before_fit
+    def __init__(self, step: int | None, epoch: int): self.step, self.epoch = step, epoch
+    def before_fit(self):
+        logger = _wandb_logger(self.learn)
+        if logger is not None and self.step is not None and logger._wandb_step < self.step:
+            logger._wandb_step, logger._wandb_epoch = self.step, self.epoch
+
+def checkpoint_every_epoch(learn, ckpt, earlier: dict | None, config: dict, seed, extra=wandb_state) -> int:
+    """Resume `learn` from `earlier` (the loaded checkpoint `ckpt` of an unfinished run, or None) and add the callbacks that
+    write `ckpt` after every epoch (with `extra(learn)`) and continue the W&B step count. Returns the epoch to start at."""
+    start_epoch = 0 if earlier is None else restore_checkpoint(learn, ckpt)
+    if ckpt is not None: learn.add_cb(EpochCheckpoint(ckpt, config=config, seed=seed, row=last_epoch, extra=extra, resume_from=earlier))
+    if earlier is not None: learn.add_cb(ResumeWandbSteps(earlier.get('wandb_step'), start_epoch))
+    return start_epoch
+
+def train_vae(manifest: dict, target=None, seed=None, cbs=(), device=None, tag: str = 'vae', where: str = 'manifest', resume: bool = False):
+    """Train the kernel VAE of `manifest` (plus callbacks `cbs`); save its checkpoint and pictures at `target`, resuming an
+    unfinished run of the same manifest there (a file target always, a directory with `resume`). Returns (runtime, path or None)."""
     max_epochs, _ = trainer_settings(manifest['trainer'])
     mode = wandb_mode(manifest['options'])
-    path, reserved = checkpoint_target(target, tag)
+    path, ckpt = resolve_target(target, manifest, tag, resume, what='checkpoint')
+    reserved = path is not None and path.exists() and path.stat().st_size == 0  # a name reserved in a directory
+    earlier = read_checkpoint(ckpt, manifest)
     try:
-        seed_used = fix_randomness(seed)
+        seed_used = fix_randomness(seed) if earlier is None else earlier['seed']
         dls = vae_dataloaders(manifest, device)
         requested, manifest = manifest, resolve_scale(manifest, dls.train.dataset)
         runtime = build_runtime(manifest)
         check_slice_size(runtime, dls.train.dataset[0][0].shape, dataset_source(dls.train.dataset))
         learn = vae_learner(manifest, runtime, dls, where=where, pictures=path)
         learn.add_cbs(cbs)
-        with wandb_logging(learn, manifest, None if path is None else path.parent, mode) as run:
-            with diverged_as_error(learn, where): learn.fit(max_epochs)
-            history = epoch_history(learn.recorder)
+        start_epoch = checkpoint_every_epoch(learn, ckpt, earlier, requested, seed_used)
+        with wandb_logging(learn, manifest, None if path is None else path.parent, mode, run_id=(earlier or {}).get('wandb_id')) as run:
+            with diverged_as_error(learn, where): learn.fit(max_epochs, start_epoch=start_epoch)
+            history = learn.epoch_checkpoint.history if ckpt is not None else epoch_history(learn.recorder)
             runtime = learn.model.cpu().eval()
             if path is not None:
                 snapshot = make_snapshot(config=manifest, requested_config=requested, state=runtime.state_dict(), seed=seed_used,
                                          history=history, kind='vae',
                                          pictures=[p.name for p in learn.kernel_pictures.saved])
                 write_atomically(snapshot, path, reserved=reserved)
-    except BaseException:
-        if reserved and path.exists() and path.stat().st_size == 0: path.unlink()
+                ckpt.unlink(missing_ok=True)
+    except BaseException as exc:
+        if isinstance(exc, FloatingPointError) and ckpt is not None: ckpt.unlink(missing_ok=True)  # it would diverge again
+        unfinished = ckpt is not None and ckpt.exists()
+        if reserved and not unfinished and path.exists() and path.stat().st_size == 0: path.unlink()
         raise
     if path is None: warnings.warn('no target: the trained VAE is not saved')
     runtime.history, runtime.wandb_dir = history, None if run is None else str(Path(run.dir).parent)
+    runtime.start_epoch = start_epoch  # > 0: resumed after that many epochs
     return runtime, path
 
 # %% ../nbs/09_vae_train.ipynb #c472ce79
@@ -531,9 +562,11 @@ def cli_vae(args) -> int:
     manifest = load_manifest(args.manifest, kind='vae', assignments=args.assignments)
     if args.target is None: warnings.warn('no --target: the trained VAE will not be saved')
     start = time.time()
-    runtime, path = train_vae(manifest, target=args.target, seed=args.seed, where=str(args.manifest))
+    runtime, path = train_vae(manifest, target=args.target, seed=args.seed, tag=getattr(args, 'tag', None) or 'vae',
+                              resume=getattr(args, 'resume', False), where=str(args.manifest))
     for row in runtime.history: print(epoch_summary(row, len(runtime.history)))
-    print(f'markovdwp vae: trained {type(runtime).__name__} for {len(runtime.history)} epochs in {time.time() - start:.0f}s'
+    resumed = f' (resumed after epoch {runtime.start_epoch})' if runtime.start_epoch else ''
+    print(f'markovdwp vae: trained {type(runtime).__name__} for {len(runtime.history)} epochs{resumed} in {time.time() - start:.0f}s'
           + (f'; checkpoint {path}' if path else '') + (f'; W&B run {runtime.wandb_dir}' if runtime.wandb_dir else ''))
     return 0
 
