@@ -200,8 +200,17 @@ def load_grid(path) -> tuple:
     return spec['stage'], base, runs
 
 def _run_stage(stage: str, manifest_path: Path, run_dir: Path) -> int:
-    "Run one grid point through `main`, so it behaves exactly as the stage's own command."
-    return main([stage, str(manifest_path), '--target', str(run_dir)])
+    "Run one grid point through `main`, so it behaves exactly as the stage's own command, continuing an unfinished run in `run_dir`."
+    resume = ['--resume'] if stage in ('source', 'vae') else []  # the dwp stage resumes in its directory by itself
+    return main([stage, str(manifest_path), '--target', str(run_dir), *resume])
+
+def _finished(run_dir: Path, manifest: dict) -> dict | None:
+    "The record (`run.json`) of a run of `manifest` that ended well in `run_dir`, or None."
+    try:
+        record = json.loads((run_dir/'run.json').read_text())
+        same = json.loads((run_dir/'manifest.json').read_text()) == json.loads(json.dumps(manifest))
+    except (OSError, ValueError): return None
+    return record if same and record.get('status') == 0 else None
 
 def cli_grid(args) -> int:
     "`markovdwp grid GRID`: write the manifest of every grid point, run each, report which failed."
@@ -216,11 +225,18 @@ def cli_grid(args) -> int:
     records = []
     for i, (overrides, manifest) in enumerate(zip(runs, manifests)):
         run_dir = target/f'run-{i:03d}'
+        done = None if args.dry_run else _finished(run_dir, manifest)
+        if done is not None:
+            records.append({**done, 'skipped': True})
+            print(f'{run_dir}: {json.dumps(overrides)} done before, skipped')
+            continue
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir/'manifest.json').write_text(json.dumps(manifest, indent=2))
         start = time.time()
         status = None if args.dry_run else _run_stage(stage, run_dir/'manifest.json', run_dir)
-        records.append({'run': run_dir.name, 'overrides': overrides, 'status': status, 'seconds': round(time.time() - start, 1)})
+        record = {'run': run_dir.name, 'overrides': overrides, 'status': status, 'seconds': round(time.time() - start, 1)}
+        if status is not None: (run_dir/'run.json').write_text(json.dumps(record, indent=2))
+        records.append(record)
         print(f'{run_dir}: {json.dumps(overrides)} ' + ('written' if status is None else f'exit {status}'))
     (target/'grid.json').write_text(json.dumps({'stage': stage, 'runs': records}, indent=2))
     failed = [r['run'] for r in records if r['status']]
