@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 import yaml
 from torch import nn
-from torch.distributions import Independent, Normal, kl_divergence
+from torch.distributions import Distribution, Independent, MultivariateNormal, Normal, kl_divergence
 
 from .spec import SpecError, get_class
 from .snapshot import read_torch_file
@@ -20,12 +20,12 @@ from .distributions import TRIP, VAMP
 
 # %% auto #0
 __all__ = ['KERNEL_NETS', 'PARAMS_NAME', 'WEIGHTS_NAME', 'PARAMS_KEYS', 'SEED_VAE_PARTS', 'SEED_RUNTIMES', 'batch_dims',
-           'check_variance', 'ELU', 'hidden_block', 'check_scale', 'DiagonalGaussianNet', 'Encoder7x7', 'Decoder7x7',
-           'Encoder5x5', 'Decoder5x5', 'Encoder3x3', 'Decoder3x3', 'kernel_nets', 'kernel_vae', 'KernelVAE',
-           'DWPFormatError', 'read_dwp_params', 'read_dwp_weights', 'check_state_dict', 'load_dwp_vae', 'dwp_params',
-           'save_dwp_vae', 'is_seed_vae', 'seed_network', 'seed_vae', 'load_seed_vae', 'beta_schedule', 'as_slices',
-           'prior_log_prob', 'log_weights', 'iwae_estimate', 'elbo_estimate', 'SGVBRuntime', 'IWAERuntime',
-           'TRIPRuntime', 'VAMPRuntime']
+           'check_variance', 'ELU', 'hidden_block', 'check_scale', 'DiagonalGaussianNet', 'CorrelatedNormal',
+           'Encoder7x7', 'Decoder7x7', 'Encoder5x5', 'Decoder5x5', 'Encoder3x3', 'Decoder3x3', 'kernel_nets',
+           'kernel_vae', 'KernelVAE', 'DWPFormatError', 'read_dwp_params', 'read_dwp_weights', 'check_state_dict',
+           'load_dwp_vae', 'dwp_params', 'save_dwp_vae', 'is_seed_vae', 'seed_network', 'seed_vae', 'load_seed_vae',
+           'beta_schedule', 'as_slices', 'prior_log_prob', 'log_weights', 'iwae_estimate', 'elbo_estimate',
+           'SGVBRuntime', 'IWAERuntime', 'TRIPRuntime', 'VAMPRuntime']
 
 # %% ../nbs/08_vae.ipynb #f58b6b55
 def batch_dims(input: torch.Tensor, input_shape: tuple, where: str) -> tuple:
@@ -37,12 +37,12 @@ def batch_dims(input: torch.Tensor, input_shape: tuple, where: str) -> tuple:
     return tuple(input.shape[:input.dim() - n_dims])
 
 def check_variance(var):
-    "The decoder variance option: `'train'` (learned by `fc_var`) or a fixed positive variance, as a float."
-    if var == 'train': return var
+    "The decoder variance option: `'train'` (learned by `fc_var`), `'full'` (one learned full covariance) or a fixed positive variance, as a float."
+    if var in ('train', 'full'): return var
     try: value = float(var)
     except (TypeError, ValueError): value = float('nan')
     if isinstance(var, bool) or not (math.isfinite(value) and value > 0):
-        raise SpecError(f'var: expected "train" or a positive variance, got {var!r}')
+        raise SpecError(f'var: expected "train", "full" or a positive variance, got {var!r}')
     return value
 
 # %% ../nbs/08_vae.ipynb #72fade70
@@ -86,6 +86,25 @@ class DiagonalGaussianNet(nn.Module):
         super().__init__()
         self.input_shape, self.event_shape, self.var = tuple(input_shape), tuple(event_shape), check_variance(var)
         self.scale = check_scale(scale)  # slices are w = scale * u: encoders read u = w / scale, decoders emit scale * u
+        if self.var == 'full':  # the noise of u: N(0, L Lᵀ), L lower triangular with a softplus diagonal, from L = I / 2
+            self.noise_tril = nn.Parameter(torch.eye(math.prod(self.event_shape)) * math.log(math.expm1(0.5)))
+
+    def noise_scale_tril(self) -> torch.Tensor:
+        "The Cholesky factor L of the noise covariance of `var='full'` (in the units of the slices, `scale` applied)."
+        raw = self.noise_tril
+        return (torch.tril(raw, -1) + torch.diag_embed(F.softplus(raw.diagonal()))) * self.scale
+
+    @torch.no_grad()
+    def fit_noise(self, slices: torch.Tensor):
+        "Set the noise covariance of `var='full'` to the covariance of `slices` about their mean entry (jittered by 1e-6 of its mean variance)."
+        if self.var != 'full': raise ValueError(f"fit_noise: {type(self).__name__} has var={self.var!r}; only var='full' has a noise covariance")
+        u = slices.reshape(len(slices), -1).double() / self.scale
+        if u.shape[1] != self.noise_tril.shape[0]: raise ValueError(f'fit_noise: expected slices of {self.event_shape}, got {tuple(slices.shape[1:])}')
+        centred = u - u.mean()
+        covariance = centred.T @ centred / max(len(u), 1)
+        covariance += 1e-6 * covariance.diagonal().mean().clamp_min(1e-12) * torch.eye(len(covariance), dtype=covariance.dtype)
+        factor = torch.linalg.cholesky(covariance)
+        self.noise_tril.copy_(torch.tril(factor, -1) + torch.diag(torch.log(torch.expm1(factor.diagonal()))))
 
     @property
     def trunk(self) -> nn.Module: return getattr(self, self.trunk_name)
@@ -93,9 +112,10 @@ class DiagonalGaussianNet(nn.Module):
     def var_head(self) -> nn.Module: return getattr(self, self.var_head_name)
 
     def moments(self, flat_input: torch.Tensor) -> tuple:
-        "The mean and the standard deviation of a flat batch: the root of the variance head's softplus (its softplus under `std_link`), or of the fixed `var`."
+        "The mean and the standard deviation of a flat batch: the root of the variance head's softplus (its softplus under `std_link`), of the fixed `var`, or of the diagonal of the full covariance (in units of `scale`)."
         hidden = self.trunk(flat_input)
         loc = self.fc_mu(hidden)
+        if self.var == 'full': return loc, (self.noise_scale_tril() / self.scale).square().sum(-1).sqrt().reshape(loc.shape[1:]).expand_as(loc)
         if self.var != 'train': return loc, torch.full_like(loc, self.var).sqrt()
         head = F.softplus(self.var_head(hidden))
         return loc, head if self.std_link else head.sqrt()
@@ -107,7 +127,34 @@ class DiagonalGaussianNet(nn.Module):
         loc, std = self.moments(flat)
         if self.side == 'decoder' and self.scale != 1.0: loc, std = loc * self.scale, std * self.scale
         shape = (*batch_shape, *self.event_shape)
+        if self.var == 'full': return CorrelatedNormal(loc.reshape(shape), self.noise_scale_tril(), len(self.event_shape))
         return Independent(Normal(loc.reshape(shape), std.reshape(shape)), len(self.event_shape))
+
+# %% ../nbs/08_vae.ipynb #00d4defd
+class CorrelatedNormal(Distribution):
+    """A normal distribution over tensors of `event_shape` = the last `event_dims` dims of `loc`, with one full covariance
+    `scale_tril @ scale_tril.T` over their flattened entries, shared by the batch."""
+    arg_constraints, has_rsample = {}, True
+
+    def __init__(self, loc: torch.Tensor, scale_tril: torch.Tensor, event_dims: int):
+        batch_shape, event_shape = loc.shape[:loc.dim() - event_dims], loc.shape[loc.dim() - event_dims:]
+        self.loc, self.scale_tril = loc, scale_tril
+        self.flat = MultivariateNormal(loc.reshape(*batch_shape, -1), scale_tril=scale_tril, validate_args=False)
+        super().__init__(batch_shape, event_shape, validate_args=False)
+
+    @property
+    def mean(self) -> torch.Tensor: return self.loc
+    @property
+    def variance(self) -> torch.Tensor: return self.scale_tril.square().sum(-1).reshape(self.event_shape).expand_as(self.loc)
+
+    def rsample(self, sample_shape=torch.Size()) -> torch.Tensor:
+        sample_shape = torch.Size(sample_shape)
+        return self.flat.rsample(sample_shape).reshape(*sample_shape, *self.batch_shape, *self.event_shape)
+
+    def log_prob(self, value: torch.Tensor) -> torch.Tensor:
+        return self.flat.log_prob(value.reshape(*value.shape[:value.dim() - len(self.event_shape)], -1))
+
+    def entropy(self) -> torch.Tensor: return self.flat.entropy()
 
 # %% ../nbs/08_vae.ipynb #a813f0f0
 class Encoder7x7(DiagonalGaussianNet):
@@ -249,8 +296,9 @@ def read_dwp_params(path) -> dict:
     for key in PARAMS_KEYS: _positive_int(params, key, path)
     if params['kernel_dim'] not in KERNEL_NETS:
         raise DWPFormatError(f'{path}: kernel_dim: no kernel VAE for {params["kernel_dim"]}; known sizes are {sorted(KERNEL_NETS)}')
-    try: params['var'] = check_variance(params.get('var', 'train'))
-    except SpecError as exc: raise DWPFormatError(f'{path}: {exc}') from None
+    var = params.get('var', 'train')
+    try: params['var'] = check_variance(var if var != 'full' else None)  # "full" is this package's, not the DWP format's
+    except SpecError: raise DWPFormatError(f'{path}: var: expected "train" or a positive variance, got {var!r}') from None
     return params
 
 # %% ../nbs/08_vae.ipynb #53ebc4a4
@@ -298,6 +346,9 @@ def dwp_params(vae: KernelVAE, kernel_dim=None, var=None) -> dict:
     if getattr(encoder, 'std_link', False) or getattr(decoder, 'std_link', False):
         raise DWPFormatError('save_dwp_vae: this VAE has softplus standard-deviation heads (an original MarkovDWP one); '
                              'the DWP format holds softplus-variance heads')
+    if 'full' in (getattr(decoder, 'var', None), var):
+        raise DWPFormatError('save_dwp_vae: this decoder has a full noise covariance (var="full"); the DWP format holds '
+                             'independent pixels (var "train" or a number): keep it as a `markovdwp vae` checkpoint')
     kernel_dim = kernel_dim or getattr(decoder, 'kernel_size', None)
     nets = kernel_nets(kernel_dim)
     if type(encoder) is not nets['encoder'] or type(decoder) is not nets['decoder']:

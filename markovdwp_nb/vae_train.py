@@ -36,9 +36,9 @@ __all__ = ['TRAINER_OPTIONS', 'EVAL_BATCH', 'EVAL_ITEMS', 'SLICE_CMAP', 'WANDB_P
            'evaluate_vae', 'BetaStep', 'loss_term_names', 'LossTerms', 'fixed_draws', 'HeldOutLikelihood',
            'slice_mosaic', 'slices_figure', 'latents_figure', 'layer_names', 'figure_image', 'KernelPictures',
            'picture_path', 'wandb_mode', 'start_wandb', 'wandb_logging', 'vae_learner', 'dataset_source',
-           'check_slice_size', 'epoch_history', 'last_epoch', 'diverged_as_error', 'resolve_scale', 'wandb_state',
-           'ResumeWandbSteps', 'checkpoint_every_epoch', 'train_vae', 'load_vae', 'epoch_summary', 'cli_vae',
-           'kernel_batches', 'cli_vae_eval']
+           'check_slice_size', 'epoch_history', 'last_epoch', 'diverged_as_error', 'sample_slices', 'resolve_scale',
+           'wandb_state', 'ResumeWandbSteps', 'checkpoint_every_epoch', 'train_vae', 'load_vae', 'epoch_summary',
+           'cli_vae', 'kernel_batches', 'cli_vae_eval']
 
 # %% ../nbs/09_vae_train.ipynb #4151eece
 TRAINER_OPTIONS = ('wandb', 'eval_draws')
@@ -455,13 +455,17 @@ def diverged_as_error(learn, where: str = 'training'):
 # %% ../nbs/09_vae_train.ipynb #c62e3717
 AUTO_SCALE_ITEMS = 65536
 
+def sample_slices(dataset, n_items: int = AUTO_SCALE_ITEMS, where: str = 'sample_slices:') -> torch.Tensor:
+    "Up to `n_items` slices of `dataset`, drawn with a generator of their own (seeded 0: the same ones every time; torch's generator untouched)."
+    if len(dataset) == 0: raise SpecError(f'{where} needs training slices, the train dataset is empty')
+    index = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(0))[:n_items].tolist()
+    return torch.stack([torch.as_tensor(dataset[i][0]) for i in index]).float()
+
 def resolve_scale(manifest: dict, dataset, n_items: int = AUTO_SCALE_ITEMS) -> dict:
     "`manifest`, or a copy whose `vae.options.scale` \"auto\" is the standard deviation of the entries of `dataset`'s slices."
     options = (manifest.get('vae') or {}).get('options') or {}
     if options.get('scale') != 'auto': return manifest
-    if len(dataset) == 0: raise SpecError('vae.options.scale: "auto" needs training slices, the train dataset is empty')
-    index = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(0))[:n_items].tolist()
-    slices = torch.stack([torch.as_tensor(dataset[i][0]) for i in index]).float()
+    slices = sample_slices(dataset, n_items, 'vae.options.scale: "auto"')
     scale = float(slices.std()) if slices.numel() > 1 else 0.0
     if not scale > 0: raise SpecError(f'vae.options.scale: "auto" found training slices with no spread (standard deviation {scale})')
     manifest = copy.deepcopy(manifest)
@@ -508,6 +512,8 @@ def train_vae(manifest: dict, target=None, seed=None, cbs=(), device=None, tag: 
         requested, manifest = manifest, resolve_scale(manifest, dls.train.dataset)
         runtime = build_runtime(manifest)
         check_slice_size(runtime, dls.train.dataset[0][0].shape, dataset_source(dls.train.dataset))
+        if runtime.decoder.var == 'full' and earlier is None:  # start from the full-covariance Gaussian of the slices
+            runtime.decoder.fit_noise(sample_slices(dls.train.dataset, where='vae.options.var: "full"'))
         learn = vae_learner(manifest, runtime, dls, where=where, pictures=path)
         learn.add_cbs(cbs)
         start_epoch = checkpoint_every_epoch(learn, ckpt, earlier, requested, seed_used)
