@@ -28,7 +28,8 @@ from .priors import LogUniformPrior, StandardNormalPrior, check_priors, load_pri
 from .callbacks import KLAnneal, KLPenalty, PriorInit, SparsityMetrics, evaluate_ensemble, prior_parameters, prior_splitter
 from .source import FailOnNaN, LinearLRDecay, read_checkpoint, trainer_settings
 from .snapshot import make_snapshot, write_atomically
-from .vae_train import checkpoint_every_epoch, diverged_as_error, epoch_history, wandb_logging, wandb_mode, wandb_state
+from .vae_train import (checkpoint_every_epoch, discard_failed, diverged_as_error, epoch_history, wandb_logging,
+                                    wandb_mode, wandb_state)
 
 # %% auto #0
 __all__ = ['KINDS', 'OPTIONS', 'BayesDigitsNet', 'BayesDigitsNetVD', 'BayesCIFARNetGaussian', 'BayesCIFARNet', 'BayesCIFARNetVD',
@@ -214,8 +215,8 @@ def train_dwp(manifest: dict, target=None, seed=None, priors_kind: str | None = 
                                  model_path, reserved=earlier is not None and model_path.exists())
                 path.write_text(json.dumps(results, indent=1, default=float))
                 ckpt.unlink(missing_ok=True)
-    except FloatingPointError:
-        if ckpt is not None: ckpt.unlink(missing_ok=True)  # a diverged run is not resumed: it would diverge again
+    except FloatingPointError as exc:
+        discard_failed(exc, ckpt)  # a diverged run is not resumed: it would diverge again
         raise
     return model, results
 

@@ -45,6 +45,7 @@ def _source_args(p):
     p.add_argument('--device', default=None, help='torch device, e.g. cpu, cuda:0 (default: cuda if available)')
 
 def _vae_args(p): _resumable_args(p, 'checkpoint', default_tag='vae')
+def _markov_args(p): _resumable_args(p, 'model', default_tag='markov')
 
 def _zoo_args(p):
     p.add_argument('n_models', type=int, help='how many source models to train')
@@ -108,7 +109,7 @@ COMMANDS = {
     'vae-eval': ('IWAE log-likelihood, ELBO and active units of a kernel VAE on a vault',
                  _vae_eval_args, 'markovdwp_nb.vae_train:cli_vae_eval'),
     'dwp': ('train a Bayesian CNN with deep weight priors on a small dataset', _dwp_args, 'markovdwp_nb.bnn:cli_dwp'),
-    'markov': ('train the Markov DWP, a hierarchical model of whole filter banks', _manifest_args, 'markovdwp_nb.markov:cli_markov'),
+    'markov': ('train the Markov DWP, a hierarchical model of whole filter banks', _markov_args, 'markovdwp_nb.markov:cli_markov'),
     'demo': ('run every stage that has landed on the offline default (digits), small and quick', _demo_args,
              'markovdwp_nb.cli:cli_demo'),
     'grid': ('run one stage over the Cartesian product of the list values of a grid spec', _grid_args,

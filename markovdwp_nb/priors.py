@@ -18,8 +18,8 @@ from .vae_train import load_vae
 
 # %% auto #0
 __all__ = ['LOG_2PI_E', 'KINDS', 'PRIOR_SPEC_KEYS', 'layer_label', 'WeightPrior', 'StandardNormalPrior', 'LogUniformPrior',
-           'gaussian_entropy', 'standard_normal', 'ImplicitSlicePrior', 'slice_chunks', 'ChunkedSliceSum',
-           'learned_latent_prior', 'load_prior', 'load_prior_spec', 'load_priors', 'check_priors']
+           'gaussian_entropy', 'standard_normal', 'KernelPrior', 'ImplicitSlicePrior', 'slice_chunks',
+           'ChunkedSliceSum', 'learned_latent_prior', 'load_prior', 'load_prior_spec', 'load_priors', 'check_priors']
 
 # %% ../nbs/11_priors.ipynb #0b00ee8f
 def layer_label(module: nn.Module, name: str | None = None) -> str:
@@ -95,7 +95,18 @@ def _check_draws(value, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1: raise SpecError(f'{name}: expected a positive int, got {value!r}')
     return value
 
-class ImplicitSlicePrior(WeightPrior):
+class KernelPrior(WeightPrior):
+    "A prior over the whole kernel of a Bayesian conv layer: `check_layer` checks the layer's kind and `check_shape` its kernel."
+    def check_shape(self, weight_shape, where: str = 'weight') -> tuple: raise NotImplementedError
+
+    def check_layer(self, module, name=None):
+        if not isinstance(module, BayesianLayer):
+            raise TypeError(f'{layer_label(module, name)}: {type(self).__name__} needs a Bayesian conv layer with a variational '
+                            f'posterior (Conv2dGaussian), got {type(module).__name__}')
+        self.check_shape(module.weight.shape, layer_label(module, name))
+        return module
+
+class ImplicitSlicePrior(KernelPrior):
     "The deep weight prior: the slices of a conv kernel are i.i.d. under a kernel VAE; the penalty is the auxiliary bound."
     def __init__(self, decoder: nn.Module, encoder: nn.Module | None = None, kind: str = 'trainable',
                  n_draws_q: int = 1, n_draws_r: int = 1, n_slices: int | None = None, latent_prior=None,
@@ -137,12 +148,6 @@ class ImplicitSlicePrior(WeightPrior):
                              f'({type(self.decoder).__name__}) models {size} slices')
         return shape
 
-    def check_layer(self, module, name=None):
-        if not isinstance(module, BayesianLayer):
-            raise TypeError(f'{layer_label(module, name)}: ImplicitSlicePrior needs a Bayesian conv layer with a variational '
-                            f'posterior (Conv2dGaussian), got {type(module).__name__}')
-        self.check_shape(module.weight.shape, layer_label(module, name))
-        return module
 
     def variational_slices(self, module, name=None) -> tuple:
         "The means and log-variances of the slices of `module`'s weight, as `N x 1 x k x k` batches."
@@ -257,8 +262,10 @@ def learned_latent_prior(vae):
     return copy.deepcopy(prior) if isinstance(prior, nn.Module) else None
 
 def load_prior(path, kind: str = 'trainable', **options) -> ImplicitSlicePrior:
-    "The deep weight prior of the kernel VAE at `path` (a `markovdwp vae` checkpoint, a DWP directory or an original MarkovDWP file), in mode `kind`."
+    "The deep weight prior of the kernel VAE at `path` (a `markovdwp vae` checkpoint, a DWP directory or an original MarkovDWP file), in mode `kind`; a Markov DWP file (`markovdwp markov`) gives its `MarkovPrior`."
     if kind not in KINDS: raise SpecError(f'kind: expected one of {", ".join(KINDS)}, got {kind!r}')
+    from markovdwp_nb.markov import is_markov_file, load_markov_prior  # the Markov DWP builds on this module
+    if is_markov_file(path): return load_markov_prior(path, kind, **options)
     vae = load_vae(path)
     return ImplicitSlicePrior(vae.decoder, vae.encoder, kind=kind, latent_prior=learned_latent_prior(vae), **options)
 

@@ -78,7 +78,7 @@ def check_scale(scale) -> float:
     return float(scale)
 
 class DiagonalGaussianNet(nn.Module):
-    "Base of the kernel encoders and decoders: `trunk`, then heads `fc_mu` and `var_head` to an `Independent(Normal)`."
+    "Base of the kernel encoders and decoders: `trunk`, then heads `fc_mu` and `var_head` to an `Independent(Normal)` (a `CorrelatedNormal` under `var='full'`)."
     trunk_name, var_head_name, side = 'features', 'fc_var', 'encoder'
     std_link = False  # True: the variance head gives softplus(standard deviation), as in the original MarkovDWP's nets
 

@@ -37,8 +37,8 @@ __all__ = ['TRAINER_OPTIONS', 'EVAL_BATCH', 'EVAL_ITEMS', 'SLICE_CMAP', 'WANDB_P
            'slice_mosaic', 'slices_figure', 'latents_figure', 'layer_names', 'figure_image', 'KernelPictures',
            'picture_path', 'wandb_mode', 'start_wandb', 'wandb_logging', 'vae_learner', 'dataset_source',
            'check_slice_size', 'epoch_history', 'last_epoch', 'diverged_as_error', 'sample_slices', 'resolve_scale',
-           'wandb_state', 'ResumeWandbSteps', 'checkpoint_every_epoch', 'train_vae', 'load_vae', 'epoch_summary',
-           'cli_vae', 'kernel_batches', 'cli_vae_eval']
+           'wandb_state', 'ResumeWandbSteps', 'discard_failed', 'checkpoint_every_epoch', 'train_vae', 'load_vae',
+           'epoch_summary', 'cli_vae', 'kernel_batches', 'cli_vae_eval']
 
 # %% ../nbs/09_vae_train.ipynb #4151eece
 TRAINER_OPTIONS = ('wandb', 'eval_draws')
@@ -182,10 +182,10 @@ def loss_term_names(runtime) -> list:
     with torch.random.fork_rng(devices=devices), torch.no_grad(): return list(runtime(blank))
 
 class LossTerms(RecorderColumns, Callback):
-    "Per-epoch means of every loss term of the runtime (train and valid) and the current beta, as recorder columns."
+    "Per-epoch means of every loss term of the runtime (its `term_names`, else found by a forward pass; train and valid) and the current beta, as recorder columns."
     order = 10  # before the Recorder, which names the columns and reads their values
     def before_fit(self):
-        self.names = loss_term_names(self.learn.model)
+        self.names = list(getattr(self.learn.model, 'term_names', None) or loss_term_names(self.learn.model))
         self.with_beta = 'kl' in self.names and hasattr(self.learn.model, 'beta')
         self.add_columns([f'train_{n}' for n in self.names] + (['beta'] if self.with_beta else []) + [f'valid_{n}' for n in self.names])
 
@@ -308,6 +308,10 @@ def figure_image(figure: Figure):
     return Image.open(buffer)
 
 # %% ../nbs/09_vae_train.ipynb #c4e11fde
+def _wandb_logger(learn):
+    "fastai's `WandbCallback` of `learn` (it counts the W&B steps), or None."
+    return next((cb for cb in learn.cbs if hasattr(cb, '_wandb_step')), None)
+
 class KernelPictures(Callback):
     "Figures of real / reconstructed / prior-sampled slices and 2-d latent means: to W&B each epoch, to `<path stem>_*.png` at the end."
     order = Recorder.order + 8  # after WandbCallback has logged the epoch
@@ -343,7 +347,8 @@ class KernelPictures(Callback):
         if run is None or (self.epoch + 1) % self.every: return
         import wandb
         figures = self.pictures(f'epoch {self.epoch + 1}')
-        step = next((cb._wandb_step for cb in self.learn.cbs if hasattr(cb, '_wandb_step')), None)
+        logger = _wandb_logger(self.learn)
+        step = None if logger is None else logger._wandb_step
         wandb.log({f'pictures/{name}': wandb.Image(figure_image(figure)) for name, figure in figures.items()}, step=step)
 
     def after_fit(self):
@@ -473,9 +478,6 @@ def resolve_scale(manifest: dict, dataset, n_items: int = AUTO_SCALE_ITEMS) -> d
     return manifest
 
 # %% ../nbs/09_vae_train.ipynb #fed31c68
-def _wandb_logger(learn):
-    return next((cb for cb in learn.cbs if hasattr(cb, '_wandb_step')), None)
-
 def wandb_state(learn) -> dict:
     "The id of the W&B run logging `learn` and the step fastai's `WandbCallback` has reached (None without them): what a resumed run continues."
     run, logger = _wandb_run(), _wandb_logger(learn)
@@ -489,6 +491,13 @@ class ResumeWandbSteps(Callback):
         logger = _wandb_logger(self.learn)
         if logger is not None and self.step is not None and logger._wandb_step < self.step:
             logger._wandb_step, logger._wandb_epoch = self.step, self.epoch
+
+def discard_failed(exc: BaseException, ckpt, path=None, reserved: bool = False):
+    """After a run stopped by `exc`: remove the checkpoint `ckpt` of a diverged run (resumed, it would diverge again) and,
+    unless an unfinished run's checkpoint remains, the empty file that reserved the result's name `path`."""
+    if isinstance(exc, FloatingPointError) and ckpt is not None: Path(ckpt).unlink(missing_ok=True)
+    unfinished = ckpt is not None and Path(ckpt).exists()
+    if reserved and not unfinished and path.exists() and path.stat().st_size == 0: path.unlink()
 
 def checkpoint_every_epoch(learn, ckpt, earlier: dict | None, config: dict, seed, extra=wandb_state) -> int:
     """Resume `learn` from `earlier` (the loaded checkpoint `ckpt` of an unfinished run, or None) and add the callbacks that
@@ -528,9 +537,7 @@ def train_vae(manifest: dict, target=None, seed=None, cbs=(), device=None, tag: 
                 write_atomically(snapshot, path, reserved=reserved)
                 ckpt.unlink(missing_ok=True)
     except BaseException as exc:
-        if isinstance(exc, FloatingPointError) and ckpt is not None: ckpt.unlink(missing_ok=True)  # it would diverge again
-        unfinished = ckpt is not None and ckpt.exists()
-        if reserved and not unfinished and path.exists() and path.stat().st_size == 0: path.unlink()
+        discard_failed(exc, ckpt, path, reserved)
         raise
     if path is None: warnings.warn('no target: the trained VAE is not saved')
     runtime.history, runtime.wandb_dir = history, None if run is None else str(Path(run.dir).parent)
