@@ -202,7 +202,7 @@ def load_grid(path) -> tuple:
 
 def _run_stage(stage: str, manifest_path: Path, run_dir: Path) -> int:
     "Run one grid point through `main`, so it behaves exactly as the stage's own command, continuing an unfinished run in `run_dir`."
-    resume = ['--resume'] if stage in ('source', 'vae') else []  # the dwp stage resumes in its directory by itself
+    resume = ['--resume'] if stage in ('source', 'vae', 'markov') else []  # the dwp stage resumes in its directory by itself
     return main([stage, str(manifest_path), '--target', str(run_dir), *resume])
 
 def _finished(run_dir: Path, manifest: dict) -> dict | None:

@@ -440,7 +440,7 @@ def cli_markov(args) -> int:
           + (f'; model {path}' if path else ''))
     return 0
 
-# %% ../nbs/14_markov.ipynb #cb435485
+# %% ../nbs/14_markov.ipynb #ca72b709
 class MarkovPrior(KernelPrior):
     """The Markov DWP as the prior of a conv layer's whole kernel: penalty -H(q) - E_q ELBO(W) >= KL(q(W) || p(W)), with the
     model's inference nets as the auxiliary distribution (`trainable`, `fixed`) or its prior (`collapsed`)."""
