@@ -33,11 +33,11 @@ from .vae_train import (LossTerms, checkpoint_every_epoch, discard_failed, diver
 from .priors import KINDS, KernelPrior, _check_draws, gaussian_entropy
 
 # %% auto #0
-__all__ = ['TERMS', 'MODEL_KEYS', 'MARKOV_KEYS', 'OPTION_KEYS', 'diagonal_normal', 'ConditionalNormal', 'set_size', 'MarkovDWP',
-           'markov_dwp', 'dependent_banks', 'check_size', 'FilterBanks', 'markov_learner', 'bank_loaders',
-           'evaluate_markov', 'model_config', 'build_model', 'load_markov', 'is_markov_file', 'check_markov_section',
-           'bank_scale', 'model_from_manifest', 'markov_dataloaders', 'train_markov', 'cli_markov', 'MarkovPrior',
-           'load_markov_prior']
+__all__ = ['TERMS', 'MODEL_KEYS', 'OPTIONAL_MODEL_KEYS', 'MARKOV_KEYS', 'OPTION_KEYS', 'diagonal_normal', 'ConditionalNormal',
+           'set_size', 'MarkovDWP', 'markov_dwp', 'dependent_banks', 'check_size', 'FilterBanks', 'markov_learner',
+           'bank_loaders', 'evaluate_markov', 'model_config', 'build_model', 'load_markov', 'is_markov_file',
+           'check_markov_section', 'bank_scale', 'model_from_manifest', 'markov_dataloaders', 'train_markov',
+           'cli_markov', 'MarkovPrior', 'load_markov_prior']
 
 # %% ../nbs/14_markov.ipynb #ef89f392
 def diagonal_normal(loc: torch.Tensor, scale: torch.Tensor) -> Independent:
@@ -133,20 +133,21 @@ class MarkovDWP(nn.Module):
         q_h = self.layer_posterior(torch.cat([layer, set_size(layer, banks.shape[1])], -1))
         return q_z, q_u, q_h
 
-    def bank_terms(self, banks: torch.Tensor) -> dict:
-        """One reparameterised draw of the ELBO's terms of each bank, in nats (each `B`): `nll` = -sum log p(w | z),
-        `kl_z` = sum KL(q(z | w) || p(z | u)), `kl_u` = sum KL(q(u | W_o) || p(u | h)), `kl_h` = KL(q(h | W) || N(0, I))."""
+    def bank_terms(self, banks: torch.Tensor, n_draws: int = 1) -> dict:
+        """The ELBO's terms of each bank in nats (each `B`), averaged over `n_draws` reparameterised draws of the codes (the
+        posteriors computed once): `nll` = -sum log p(w | z), `kl_z` = sum KL(q(z | w) || p(z | u)), `kl_u` = sum
+        KL(q(u | W_o) || p(u | h)), `kl_h` = KL(q(h | W) || N(0, I))."""
         banks = self.check_banks(banks)
         q_z, q_u, q_h = self.posteriors(banks)
-        h, u, z = q_h.rsample(), q_u.rsample(), q_z.rsample()
-        return {'nll': -self.decode(z).log_prob(banks).sum((1, 2)),
-                'kl_z': kl_divergence(q_z, self.slice_prior(u.unsqueeze(2))).sum((1, 2)),
-                'kl_u': kl_divergence(q_u, self.filter_prior(h.unsqueeze(1))).sum(1),
-                'kl_h': kl_divergence(q_h, self.layer_prior(h))}
+        h, u, z = q_h.rsample((n_draws,)), q_u.rsample((n_draws,)), q_z.rsample((n_draws,))   # T x B (x c_out (x c_in)) x code
+        return {'nll': -self.decode(z).log_prob(banks).sum((-2, -1)).mean(0),
+                'kl_z': kl_divergence(q_z, self.slice_prior(u.unsqueeze(-2))).sum((-2, -1)).mean(0),
+                'kl_u': kl_divergence(q_u, self.filter_prior(h.unsqueeze(-2))).sum(-1).mean(0),
+                'kl_h': kl_divergence(q_h, self.layer_prior(banks))}
 
-    def elbo(self, banks: torch.Tensor) -> torch.Tensor:
-        "A one-draw estimate of the ELBO of each bank (nats); its expectation is at most log p(W)."
-        return -sum(self.bank_terms(banks).values())
+    def elbo(self, banks: torch.Tensor, n_draws: int = 1) -> torch.Tensor:
+        "An estimate of the ELBO of each bank (nats) from `n_draws` draws of the codes; its expectation is at most log p(W)."
+        return -sum(self.bank_terms(banks, n_draws).values())
 
     def forward(self, banks: torch.Tensor) -> dict:
         "The ELBO's terms of each bank per slice (nats per slice): what training minimises."
@@ -158,7 +159,7 @@ class MarkovDWP(nn.Module):
         return sum(terms[name] for name in TERMS).mean()
 
     def log_weights(self, banks: torch.Tensor, n_draws: int) -> torch.Tensor:
-        "`n_draws x B` importance log-weights log p(W, z, u, h) - log q(z, u, h | W) of joint draws from q."
+        "`n_draws x B` importance log-weights log p(W, z, u, h) - log q(z, u, h | W) of joint draws from q (not reparameterised: for evaluation)."
         banks = self.check_banks(banks)
         q_z, q_u, q_h = self.posteriors(banks)
         h, u, z = q_h.sample((n_draws,)), q_u.sample((n_draws,)), q_z.sample((n_draws,))
@@ -166,10 +167,16 @@ class MarkovDWP(nn.Module):
                  + self.filter_prior(h.unsqueeze(2)).log_prob(u).sum(2) + self.layer_prior(h).log_prob(h))
         return log_p - (q_z.log_prob(z).sum((2, 3)) + q_u.log_prob(u).sum(2) + q_h.log_prob(h))
 
+    def chunked_log_weights(self, banks: torch.Tensor, n_draws: int, max_slices: int = 65536) -> torch.Tensor:
+        "`log_weights` of checked `banks`, computed `max_slices // slices` draws at a time (bounded memory)."
+        banks = self.check_banks(banks)
+        step = max(1, max_slices // math.prod(banks.shape[:3]))
+        return torch.cat([self.log_weights(banks, min(step, n_draws - start)) for start in range(0, _check_draws(n_draws, 'n_draws'), step)])
+
     @torch.no_grad()
-    def iwae(self, banks: torch.Tensor, n_draws: int = 64) -> torch.Tensor:
+    def iwae(self, banks: torch.Tensor, n_draws: int = 64, max_slices: int = 65536) -> torch.Tensor:
         "The importance-weighted bound on log p(W) of each bank, `n_draws` joint draws of (h, u, z) (nats)."
-        return torch.logsumexp(self.log_weights(banks, _check_draws(n_draws, 'n_draws')), 0) - math.log(n_draws)
+        return torch.logsumexp(self.chunked_log_weights(banks, n_draws, max_slices), 0) - math.log(n_draws)
 
     @torch.no_grad()
     def sample(self, c_out: int, c_in: int, n_banks: int | None = None, decoder_mean: bool = False) -> torch.Tensor:
@@ -267,6 +274,7 @@ def bank_loaders(train: Dataset, valid: Dataset, batch_size: int = 8, device=Non
 def evaluate_markov(model: MarkovDWP, batches, n_draws: int = 16, seed: int = 0, max_slices: int = 65536) -> dict:
     """ELBO (mean over `n_draws` draws) and IWAE (`n_draws` joint draws) per slice over every bank of `batches` (`(banks, ...)`
     batches, e.g. a `DataLoader`), with fixed draws, at most `max_slices` slices x draws per pass; also the counts."""
+    _check_draws(n_draws, 'n_draws')
     was_training = model.training
     model.eval()
     elbo = iwae = 0.0
@@ -275,8 +283,7 @@ def evaluate_markov(model: MarkovDWP, batches, n_draws: int = 16, seed: int = 0,
         with fixed_draws(seed, next(model.parameters()).device):
             for batch in batches:
                 banks = model.check_banks(batch[0] if isinstance(batch, (tuple, list)) else batch)
-                step = max(1, max_slices // banks[0, :, :, 0, 0, 0].numel() // len(banks))    # draws per pass: bounded memory
-                weights = torch.cat([model.log_weights(banks, min(step, n_draws - start)) for start in range(0, n_draws, step)])
+                weights = model.chunked_log_weights(banks, n_draws, max_slices)
                 elbo += float(weights.mean(0).sum())
                 iwae += float((torch.logsumexp(weights, 0) - math.log(n_draws)).sum())
                 n_slices, n_banks = n_slices + banks.shape[0] * banks.shape[1] * banks.shape[2], n_banks + len(banks)
@@ -286,16 +293,20 @@ def evaluate_markov(model: MarkovDWP, batches, n_draws: int = 16, seed: int = 0,
 
 # %% ../nbs/14_markov.ipynb #215523c5
 MODEL_KEYS = ('kernel_size', 'z_dim', 'encoder_h_dim', 'decoder_h_dim', 'var', 'scale', 'filter_dim', 'layer_dim', 'hidden_dim')
+OPTIONAL_MODEL_KEYS = {'std_link': False}  # True: variance heads as in the original MarkovDWP's nets (its VAE files)
 
 def model_config(model: MarkovDWP) -> dict:
     "The plain settings that rebuild `model`'s networks (`build_model`); a `SpecError` if its slice nets are not this package's."
     encoder, decoder = model.encoder, model.decoder
     kernel_size = getattr(encoder, 'kernel_size', None)
     nets = kernel_nets(kernel_size) if kernel_size in (3, 5, 7) else {}
-    if type(encoder) is not nets.get('encoder') or type(decoder) is not nets.get('decoder') or encoder.std_link or decoder.std_link:
+    if type(encoder) is not nets.get('encoder') or type(decoder) is not nets.get('decoder'):
         raise SpecError(f'MarkovDWP: only the kernel nets of markovdwp_nb.vae can be saved, got {type(encoder).__name__} '
                         f'and {type(decoder).__name__}')
-    return {'kernel_size': kernel_size, 'z_dim': encoder.z_dim, 'encoder_h_dim': encoder.h_dim, 'decoder_h_dim': decoder.h_dim,
+    if encoder.scale != decoder.scale or encoder.std_link != decoder.std_link:
+        raise SpecError(f'MarkovDWP: the encoder and the decoder differ in scale ({encoder.scale}, {decoder.scale}) or std_link; '
+                        'a kernel VAE has one of each')
+    return {'std_link': decoder.std_link, 'kernel_size': kernel_size, 'z_dim': encoder.z_dim, 'encoder_h_dim': encoder.h_dim, 'decoder_h_dim': decoder.h_dim,
             'var': decoder.var, 'scale': decoder.scale, 'filter_dim': model.filter_dim, 'layer_dim': model.layer_dim,
             'hidden_dim': model.hidden_dim}
 
@@ -306,6 +317,7 @@ def build_model(config: dict, where: str = 'model_config') -> MarkovDWP:
     nets = kernel_nets(config['kernel_size'])
     encoder = nets['encoder'](x_dim=1, z_dim=config['z_dim'], h_dim=config['encoder_h_dim'], scale=config['scale'])
     decoder = nets['decoder'](z_dim=config['z_dim'], x_dim=1, h_dim=config['decoder_h_dim'], var=config['var'], scale=config['scale'])
+    encoder.std_link = decoder.std_link = config.get('std_link', OPTIONAL_MODEL_KEYS['std_link'])
     return MarkovDWP(encoder, decoder, filter_dim=config['filter_dim'], layer_dim=config['layer_dim'], hidden_dim=config['hidden_dim'])
 
 def load_markov(path) -> MarkovDWP:
@@ -314,7 +326,8 @@ def load_markov(path) -> MarkovDWP:
     snapshot = normalize_snapshot(read_torch_file(path, 'Markov DWP file'), path)
     if snapshot.get('kind') != 'markov':
         raise SpecError(f'{path}: not a Markov DWP (a {snapshot.get("kind") or "model"} snapshot); expected a file written by `markovdwp markov`')
-    model = build_model(snapshot.get('model_config') or {}, f'{path}: model_config')
+    try: model = build_model(snapshot.get('model_config') or {}, 'model_config')
+    except SpecError as exc: raise SpecError(f'{path}: {exc}') from None
     model.load_state_dict(snapshot['state'])
     model.history = snapshot.get('history', [])
     return model.eval()
@@ -329,7 +342,7 @@ def is_markov_file(path) -> bool:
 
 # %% ../nbs/14_markov.ipynb #e92c3f2b
 MARKOV_KEYS = ('init', 'kernel_size', 'z_dim', 'h_dim', 'var', 'scale', 'filter_dim', 'layer_dim', 'hidden_dim')
-OPTION_KEYS = ('lr', 'eval_draws', 'wandb', 'coef')
+OPTION_KEYS = ('lr', 'eval_draws', 'wandb')
 
 def check_markov_section(manifest: dict) -> dict:
     "The manifest's `markov` section, checked: known keys, and either `init` or the slice nets' `kernel_size`."
@@ -362,16 +375,19 @@ def model_from_manifest(manifest: dict, train) -> MarkovDWP:
     if section.get('init') is not None:
         try: vae = load_vae(section['init'])
         except (ValueError, OSError) as exc: raise SpecError(f'markov.init: {exc}') from None
-        model = MarkovDWP.from_vae(vae, **sizes)
+        try: model = MarkovDWP.from_vae(vae, **sizes)
+        except SpecError as exc: raise SpecError(f'markov.{exc}') from None
+        try: model_config(model)
+        except SpecError as exc: raise SpecError(f'markov.init: {section["init"]}: {exc}') from None
     else:
         if 'kernel_size' not in section: raise SpecError('markov.kernel_size: missing (or give markov.init, a kernel VAE to start from)')
         scale = section.get('scale', 1.0)
-        model = markov_dwp(section['kernel_size'], section.get('z_dim'), section.get('h_dim'), section.get('var', 'train'),
-                           bank_scale(train) if scale == 'auto' else scale, **sizes)
+        try: model = markov_dwp(section['kernel_size'], section.get('z_dim'), section.get('h_dim'), section.get('var', 'train'),
+                                bank_scale(train) if scale == 'auto' else scale, **sizes)
+        except SpecError as exc: raise SpecError(f'markov.{exc}') from None
     if model.slice_shape != slice_shape:
         raise SpecError(f'markov: the model generates {"x".join(map(str, model.slice_shape))} slices, the training banks have '
                         f'{"x".join(map(str, slice_shape))}')
-    model_config(model)  # refuse now what could not be saved later
     return model
 
 def markov_dataloaders(manifest: dict, device=None) -> DataLoaders:
@@ -464,9 +480,11 @@ class MarkovPrior(KernelPrior):
         return shape
 
     def negative_elbo(self, banks: torch.Tensor) -> torch.Tensor:
-        "-ELBO of each of the `B x c_out x c_in x 1 x k x k` `banks`: one draw of the codes from q, or from the prior if `collapsed`."
+        """-ELBO of each of the `B x c_out x c_in x 1 x k x k` `banks`, `n_draws_r` draws of the codes from q (the inference
+        nets run once), or from the prior when `collapsed`."""
         model = self.model
-        if self.kind != 'collapsed': return -model.elbo(banks)
+        if self.kind != 'collapsed': return -model.elbo(banks, self.n_draws_r)
+        banks = banks.repeat(self.n_draws_r, *[1] * (banks.dim() - 1))
         h = model.layer_prior(banks).sample((len(banks),))
         u = model.filter_prior(h.unsqueeze(1).expand(-1, banks.shape[1], -1)).sample()
         z = model.slice_prior(u.unsqueeze(2).expand(-1, -1, banks.shape[2], -1)).sample()
@@ -477,8 +495,7 @@ class MarkovPrior(KernelPrior):
         loc, log_sigma2 = module.weight, module.log_sigma2
         noise = torch.randn(self.n_draws_q, *loc.shape, device=loc.device, dtype=loc.dtype)
         weights = (loc + torch.exp(0.5 * log_sigma2) * noise).unsqueeze(-3)          # S x c_out x c_in x 1 x k x k
-        bound = self.negative_elbo(weights.repeat(self.n_draws_r, 1, 1, 1, 1, 1)).mean()
-        return -gaussian_entropy(log_sigma2, log_sigma2.dim()) + bound
+        return -gaussian_entropy(log_sigma2, log_sigma2.dim()) + self.negative_elbo(weights).mean()
 
     @torch.no_grad()
     def sample(self, weight_shape, device=None, decoder_mean: bool = False) -> torch.Tensor:
