@@ -177,13 +177,16 @@ class MarkovDWP(nn.Module):
         "The importance-weighted bound on log p(W) of each bank, `n_draws` joint draws of (h, u, z) (nats)."
         return torch.logsumexp(self.chunked_log_weights(banks, n_draws, max_slices), 0) - math.log(n_draws)
 
+    def prior_codes(self, n_banks: int, c_out: int, c_in: int, like: torch.Tensor) -> torch.Tensor:
+        "Slice codes `n_banks x c_out x c_in x z_dim` drawn down the chain h → u → z (on the device and dtype of `like`)."
+        h = self.layer_prior(like).sample((n_banks,))
+        u = self.filter_prior(h.unsqueeze(1).expand(-1, c_out, -1)).sample()
+        return self.slice_prior(u.unsqueeze(2).expand(-1, -1, c_in, -1)).sample()
+
     @torch.no_grad()
     def sample(self, c_out: int, c_in: int, n_banks: int | None = None, decoder_mean: bool = False) -> torch.Tensor:
         "Banks drawn down the chain h → u → z → w: `c_out x c_in x 1 x k x k`, or `n_banks` of them; `decoder_mean`: E[w | z]."
-        like = next(self.decoder.parameters())
-        h = self.layer_prior(like).sample((1 if n_banks is None else n_banks,))
-        u = self.filter_prior(h.unsqueeze(1).expand(-1, c_out, -1)).sample()
-        z = self.slice_prior(u.unsqueeze(2).expand(-1, -1, c_in, -1)).sample()
+        z = self.prior_codes(1 if n_banks is None else n_banks, c_out, c_in, next(self.decoder.parameters()))
         slices = self.decode(z)
         banks = slices.mean if decoder_mean else slices.sample()
         return banks[0] if n_banks is None else banks
@@ -396,11 +399,7 @@ def markov_dataloaders(manifest: dict, device=None) -> DataLoaders:
     for loader in dls.loaders: loader.n_inp = 1
     return dls
 
-# %% ../nbs/14_markov.ipynb #74768653
-def _markov_summary(model: MarkovDWP, dls: DataLoaders, n_draws: int) -> dict:
-    "The held-out numbers saved with a trained model."
-    return evaluate_markov(model, dls.valid, n_draws=n_draws)
-
+# %% ../nbs/14_markov.ipynb #48f79aef
 def train_markov(manifest: dict, target=None, seed=None, cbs=(), device=None, tag: str = 'markov', where: str = 'manifest',
                  resume: bool = False):
     """Train the Markov DWP of `manifest`; save it at `target` (a file, or a directory for a unique name), resuming an
@@ -425,7 +424,7 @@ def train_markov(manifest: dict, target=None, seed=None, cbs=(), device=None, ta
         with wandb_logging(learn, manifest, None if path is None else path.parent, mode, run_id=(earlier or {}).get('wandb_id')) as run:
             with diverged_as_error(learn, where): learn.fit(max_epochs, start_epoch=start_epoch)
             history = learn.epoch_checkpoint.history if ckpt is not None else epoch_history(learn.recorder)
-            held_out = _markov_summary(learn.model, dls, n_draws)
+            held_out = evaluate_markov(learn.model, dls.valid, n_draws=n_draws)
             model = learn.model.cpu().eval()
             if path is not None:
                 snapshot = make_snapshot(config=manifest, state=model.state_dict(), seed=seed_used, history=history, kind='markov',
@@ -484,9 +483,7 @@ class MarkovPrior(KernelPrior):
         model = self.model
         if self.kind != 'collapsed': return -model.elbo(banks, self.n_draws_r)
         banks = banks.repeat(self.n_draws_r, *[1] * (banks.dim() - 1))
-        h = model.layer_prior(banks).sample((len(banks),))
-        u = model.filter_prior(h.unsqueeze(1).expand(-1, banks.shape[1], -1)).sample()
-        z = model.slice_prior(u.unsqueeze(2).expand(-1, -1, banks.shape[2], -1)).sample()
+        z = model.prior_codes(*banks.shape[:3], banks)
         return -model.decode(z).log_prob(banks).sum((1, 2))
 
     def penalty(self, module):
