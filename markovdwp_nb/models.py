@@ -13,7 +13,7 @@ from torch import nn
 # %% auto #0
 __all__ = ['CIFAR_KERNEL_SIZES', 'CIFAR_POOLS', 'CIFAR_SIDE', 'DIGITS_KERNEL_SIZES', 'DIGITS_POOLS', 'DIGITS_SIDE',
            'scaled_width', 'output_side', 'conv_block', 'check_blocks', 'conv_stack', 'conv_layers', 'count_parameters',
-           'flat_features', 'mlp_head', 'SourceCIFARNet', 'CIFARNet', 'DigitsNet']
+           'flat_features', 'mlp_head', 'SourceCIFARNet', 'CIFARNet', 'scale_kernels', 'DigitsNet']
 
 # %% ../nbs/02_models.ipynb #6df33873
 def scaled_width(width: int, k: float) -> int:
@@ -102,15 +102,26 @@ class CIFARNet(nn.Sequential):
 # %% ../nbs/02_models.ipynb #aa41895d
 DIGITS_KERNEL_SIZES, DIGITS_POOLS, DIGITS_SIDE = (7, 5), (2, 2), 28
 
+def scale_kernels(module: nn.Module, init_scale: float = 1.0) -> nn.Module:
+    "Multiply the kernels of `module`'s conv layers by `init_scale` (a positive number) in place; return `module`."
+    if isinstance(init_scale, bool) or not isinstance(init_scale, (int, float)) or not 0 < init_scale < float('inf'):
+        raise ValueError(f'init_scale: expected a positive number, got {init_scale!r}')
+    if init_scale != 1.0:
+        with torch.no_grad():
+            for conv in conv_layers(module).values(): conv.weight.mul_(init_scale)
+    return module
+
 class DigitsNet(nn.Sequential):
     """The DWP paper's small MNIST net for 1x28x28 inputs: 7x7 `conv0` and 5x5 `conv1`, each followed by BatchNorm (the
-    convs have no bias), a linear classifier; `norm=False`: no BatchNorm, the convs have a bias."""
+    convs have no bias), a linear classifier; `norm=False`: no BatchNorm, the convs have a bias. `init_scale` multiplies
+    the conv kernels' default initialisation."""
     Conv2d, Linear = nn.Conv2d, nn.Linear
 
-    def __init__(self, n_classes: int = 10, k: float = 1.0, norm: bool = True):
+    def __init__(self, n_classes: int = 10, k: float = 1.0, norm: bool = True, init_scale: float = 1.0):
         widths = [1, scaled_width(32, k), scaled_width(128, k)]
         features = conv_stack(self.Conv2d, widths, DIGITS_KERNEL_SIZES, DIGITS_POOLS, bias=not norm, norm=norm)
         n_features = flat_features(widths, DIGITS_KERNEL_SIZES, DIGITS_POOLS, DIGITS_SIDE)
         classifier = nn.Sequential(OrderedDict(linear=self.Linear(n_features, n_classes, bias=True)))
         super().__init__(OrderedDict(features=features, classifier=classifier))
         self.n_classes, self.k, self.norm = n_classes, k, norm
+        scale_kernels(self, init_scale)
