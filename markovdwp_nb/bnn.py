@@ -32,10 +32,11 @@ from .vae_train import (checkpoint_every_epoch, discard_failed, diverged_as_erro
                                     wandb_mode, wandb_state)
 
 # %% auto #0
-__all__ = ['KINDS', 'OPTIONS', 'BayesDigitsNet', 'BayesDigitsNetVD', 'BayesCIFARNetGaussian', 'BayesCIFARNet', 'BayesCIFARNetVD',
-           'classic_priors', 'experiment_kind', 'experiment_priors', 'conv_layer_names', 'init_spec', 'apply_overrides',
-           'check_options', 'kl_warmup', 'lr_factor', 'log_sigma2_splitter', 'dwp_learner', 'results_path',
-           'prior_states', 'load_prior_states', 'train_dwp', 'summary', 'cli_dwp']
+__all__ = ['KINDS', 'OPTIONS', 'BayesDigitsNet', 'BayesDigitsNetVD', 'BayesConvDigitsNet', 'VDConvDigitsNet',
+           'BayesCIFARNetGaussian', 'BayesCIFARNet', 'BayesCIFARNetVD', 'classic_priors', 'experiment_kind',
+           'experiment_priors', 'conv_layer_names', 'init_spec', 'apply_overrides', 'check_options', 'kl_warmup',
+           'lr_factor', 'log_sigma2_splitter', 'dwp_learner', 'results_path', 'prior_states', 'load_prior_states',
+           'train_dwp', 'summary', 'cli_dwp']
 
 # %% ../nbs/13_bnn.ipynb #121caf69
 class BayesDigitsNet(DigitsNet):
@@ -45,6 +46,14 @@ class BayesDigitsNet(DigitsNet):
 class BayesDigitsNetVD(DigitsNet):
     "`DigitsNet` with sparse variational dropout layers (log-uniform prior)."
     Conv2d, Linear = Conv2dVD, LinearVD
+
+class BayesConvDigitsNet(DigitsNet):
+    "The DWP paper's Bayesian MNIST net: mean-field Gaussian conv layers, a deterministic linear classifier (no prior on it)."
+    Conv2d, Linear = Conv2dGaussian, nn.Linear
+
+class VDConvDigitsNet(DigitsNet):
+    "`BayesConvDigitsNet` with sparse variational dropout conv layers (log-uniform prior) instead."
+    Conv2d, Linear = Conv2dVD, nn.Linear
 
 class BayesCIFARNetGaussian(CIFARNet):
     "The seed's `CIFARNet` with mean-field Gaussian conv and linear layers."

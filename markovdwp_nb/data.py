@@ -36,7 +36,7 @@ __all__ = ['AUGMENTATIONS', 'CIFAR10_FORMAT', 'CIFAR100_FORMAT', 'MNIST_FORMAT',
            'data_root', 'gunzip_atomic', 'gz_folder', 'fashion_missing_error', 'fashion_mnist_root',
            'FashionMNISTFiles', 'FashionMNIST_Train', 'FashionMNIST_Test', 'show_images', 'dataset_targets',
            'source_dataset', 'resample_one', 'resample', 'build_dataset', 'get_datasets', 'feed_kwargs', 'build_feed',
-           'get_dataloaders']
+           'FullBatchLoader', 'get_dataloaders']
 
 # %% ../nbs/01_data.ipynb #74d870fb
 def seed_from_string(text: str) -> int:
@@ -584,6 +584,23 @@ def build_feed(dataset, feed: dict, where: str) -> DataLoader:
         raise SpecError(f'{where}.cls: {qualname(loader_class)} is not a fastai DataLoader (fastai.data.load.DataLoader)')
     try: return from_spec(loader_class, dataset, **kwargs)
     except TypeError as exc: raise SpecError(f'{where}: {exc}') from exc
+
+# %% ../nbs/01_data.ipynb #d84e826b
+class FullBatchLoader(DataLoader):
+    "A fastai `DataLoader` whose every batch is its whole dataset, `steps` batches per epoch (shuffled within each if `shuffle`)."
+    def __init__(self, dataset=None, steps: int = 1, **kwargs):
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+            raise SpecError(f'steps: expected a positive number of full-batch steps per epoch, got {steps!r}')
+        if dataset is None or len(dataset) == 0: raise SpecError('FullBatchLoader: the dataset is empty')
+        for key in ('bs', 'drop_last', 'n'): kwargs.pop(key, None)  # a batch is the whole dataset
+        super().__init__(dataset, bs=len(dataset), drop_last=False, **kwargs)
+        self.steps, self.n = steps, steps * len(dataset)
+
+    def get_idxs(self):
+        size = len(self.dataset)
+        return [i for _ in range(self.steps) for i in (self.shuffle_fn(list(range(size))) if self.shuffle else range(size))]
+
+    def new(self, dataset=None, cls=None, **kwargs): return super().new(dataset, cls, **{'steps': self.steps, **kwargs})
 
 # %% ../nbs/01_data.ipynb #a3f5726c
 VALID_FEEDS = ('valid', 'test', 'reference')

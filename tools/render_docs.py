@@ -77,8 +77,11 @@ def readme_text(nb) -> str:
     for cell in nb.cells:
         if not visible(cell): continue
         if cell.cell_type == 'markdown': parts.append(cell.source.strip()); continue
-        parts.append(f'```python\n{strip_directives(cell.source)}\n```')
         text = ''.join(output_text(o) for o in cell.get('outputs', [])).strip()
+        if directives(cell).get('output') == 'asis':  # generated Markdown: its output only, as Markdown
+            if text: parts.append(text)
+            continue
+        parts.append(f'```python\n{strip_directives(cell.source)}\n```')
         if text: parts.append(f'```\n{text}\n```')
     note = '<!-- generated from nbs/index.ipynb by tools/render_docs.py: edit the notebook, not this file -->'
     return note + '\n\n' + '\n\n'.join(parts) + '\n'

@@ -1,0 +1,541 @@
+"""The DWP paper's claims on real images, measured by committed code (issue 14).
+
+The source zoo is the DWP paper's MNIST net (`DigitsNet`) trained on Fashion-MNIST classes 0-4 (configs/fashion-source.json);
+its kernels go into a vault (the last `--held-out` models into a second one, never used for fitting); kernel VAEs
+(configs/vae7x7.json on conv0, configs/vae5x5.json on conv1) and the Markov DWP (configs/markov5x5.json on conv1) are
+fitted to the first vault. Then:
+
+1. kernel models (`kernel_loglik`): nats per slice on the held-out models: for conv0 (7x7) the VAE against full-covariance
+   and diagonal Gaussians; for conv1's whole filter banks the Markov DWP against the VAE of independent slices (the
+   factorised DWP), a full-covariance Gaussian of independent slices and the exact random-effects Gaussian with a shared
+   mean per filter;
+2. small data (`accuracy`): Bayesian DigitsNets (configs/fashion-dwp.json) on N = 50 / 100 / 200 examples of classes 5-9,
+   and, cross-domain, on scikit-learn's digits (10 classes, N = 50 / 100), each over several stratified splits, with
+   N(0, 1), log-uniform (variational dropout), the DWP, the DWP + initialisation from it, and the Markov DWP on conv1
+   (the 7x7 DWP on conv0); the 10-sample ensemble's accuracy on every test image of those classes;
+3. convergence (`epochs_to_target`): plain DigitsNets on N = 500 of classes 5-9 initialised by default, from the DWP or
+   from source kernels: epochs to a fixed test accuracy.
+
+Every run is cached under --work (one directory per setting) and checkpointed every epoch: re-running the same command
+continues where it stopped (a killed Bayesian net resumes from its last epoch) until it prints `claims: complete`.
+Each call rewrites bench/results/claims.json, claims.md and claims.png from the runs finished so far.
+
+    python bench/claims.py                  # everything (hours on 2 cores: re-run until complete)
+    python bench/claims.py --parts kernels  # one part: zoo, kernels, bayes, budget, init
+    python bench/claims.py --quick          # a few minutes: tiny zoo, one split, N = 50, few steps (make test runs it)
+    python bench/claims.py --report         # only rewrite the results from finished runs
+"""
+from __future__ import annotations
+
+import argparse, contextlib, io, json, math, multiprocessing, os, platform, subprocess, sys, time, warnings
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+
+import numpy as np
+warnings.filterwarnings('ignore', category=FutureWarning)  # torch.jit's deprecation notice, once per worker process
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT/'bench')]
+
+from markovdwp_nb.spec import load_manifest
+from markovdwp_nb.source import train_source
+from markovdwp_nb.zoo import train_zoo as train_zoo_stage
+from markovdwp_nb.kernels import SingleKernelDataset
+from markovdwp_nb.vae_train import evaluate_vae, kernel_batches, load_vae, train_vae
+from markovdwp_nb.markov import FilterBanks, evaluate_markov, load_markov
+from markovdwp_nb.priors import load_priors
+from markovdwp_nb.callbacks import PriorInit
+from markovdwp_nb.bnn import train_dwp
+
+from kernel_models import split_vaults, gaussians
+from markov import gaussian_log_density, kernels, markov_model, shared_mean_gaussian
+
+CONV0, CONV1 = 'features.conv0', 'features.conv1'
+PRIORS = ('standard normal', 'log-uniform', 'DWP', 'DWP + DWP init', 'Markov DWP')
+INITS = ('default', 'DWP', 'source kernels')
+TASKS = {'fashion5-9': {'cls': 'FashionMNIST', 'classes': [5, 6, 7, 8, 9]}, 'digits': {'cls': 'Digits', 'classes': None}}
+PARTS = ('zoo', 'kernels', 'bayes', 'budget', 'init')
+RESULTS = ROOT/'bench'/'results'   # committed: claims.json / .md / .png, the priors, one record per finished net
+
+
+def log(*args): print(*args, flush=True)
+
+
+@contextlib.contextmanager
+def quiet():
+    "Silence fastai's progress bars and tables (and warnings) of one training run."
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        warnings.simplefilter('ignore')
+        yield
+
+
+class Settings:
+    "Everything that decides a run; `--quick` shrinks it. The work directory's name changes with the source zoo's settings."
+    def __init__(self, args):
+        quick = args.quick
+        self.quick = quick
+        self.n_models, self.held_out = (3, 1) if quick else (args.models, 2)
+        self.source_epochs = 1 if quick else 3
+        self.source_train_size = 3000 if quick else None           # quick: a stratified subset of classes 0-4
+        self.vae_epochs = {'vae7x7.json': 20, 'vae5x5.json': 1} if quick else {}  # otherwise the configs' own
+        self.markov_epochs = 1 if quick else args.markov_epochs
+        self.min_norm = args.min_norm                               # relative: slices below this x the median norm are pruned
+        self.draws = 50 if quick else 1000
+        self.sizes = {'fashion5-9': [50] if quick else args.sizes, 'digits': [50] if quick else [50, 100]}
+        self.tasks = ['fashion5-9'] if quick else list(TASKS)
+        self.n_splits = 1 if quick else args.splits
+        self.steps_per_epoch = 10 if quick else args.steps_per_epoch
+        self.epochs = 2 if quick else args.epochs
+        self.lr, self.lr_factor, self.k, self.warmup = args.lr, args.log_sigma2_lr_factor, args.k, args.kl_warmup
+        self.n_slices = args.n_slices or None
+        self.plain_size, self.plain_epochs, self.target = (200, 3, 0.5) if quick else (500, 30, args.target_accuracy)
+        self.work = Path(args.work)/('quick' if quick else f'full__models{self.n_models}')
+        self.results = Path(args.results) if not quick or args.results != str(RESULTS) else self.work/'results'
+
+    @property
+    def steps(self) -> int: return self.steps_per_epoch * self.epochs
+
+
+# ---------------------------------------------------------------------------------------------------------- the zoo
+def source_manifest(s: Settings) -> dict:
+    manifest = load_manifest(ROOT/'configs'/'fashion-source.json')
+    manifest['trainer']['max_epochs'] = s.source_epochs
+    if s.source_train_size: manifest['dataset']['train'].update(train_size=s.source_train_size, random_state=0)
+    return manifest
+
+
+def train_zoo(s: Settings, n_workers: int) -> Path:
+    "Train (or reuse) the source zoo through the zoo stage (`n_workers` processes); finished models are kept, interrupted ones resume."
+    zoo = s.work/'zoo'
+    start = time.time()
+    report = train_zoo_stage(s.n_models, source_manifest(s), zoo, devices=['cpu'] * n_workers, tag='fashion', seed=2026,
+                             log=lambda *args: None)
+    if report['failed']: sys.exit(f'claims: source models {report["failed"]} failed; see their logs in {zoo/"logs"}')
+    trained = [r for r in report['models'] if r['status'] != 'skipped']
+    if trained:
+        accuracy = [torch.load(r['snapshot'], weights_only=True)['history'][-1][2] for r in report['models']]
+        log(f'  {len(trained)} source models trained in {time.time() - start:.0f}s; test accuracy on classes 0-4 '
+            f'{np.mean(accuracy):.3f} ± {np.std(accuracy):.3f}')
+    return zoo
+
+
+def zoo_picture(s: Settings, vault: Path, path: Path):
+    "The conv0 kernels of the first source model and the first 16 x 16 conv1 slices, each scaled to its own range."
+    import matplotlib; matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    from markovdwp_nb.vae_train import slice_mosaic
+    figure, axes = plt.subplots(1, 2, figsize=(11, 5.5), gridspec_kw={'width_ratios': [1, 1.6]})
+    for ax, layer, count, cols in ((axes[0], CONV0, 32, 8), (axes[1], CONV1, 256, 16)):
+        dataset = SingleKernelDataset(vault, layer, dim='mio', min_norm=0.0)
+        slices = torch.as_tensor(dataset.gather(range(count))[0]).float().reshape(count, 1, *dataset.event_shape[-2:])
+        slices = slices / slices.flatten(1).abs().amax(1).clamp_min(1e-12)[:, None, None, None]
+        ax.imshow(slice_mosaic(slices, n_cols=cols), cmap='RdBu_r', vmin=-1, vmax=1)
+        ax.set_title(f'{layer} ({"x".join(map(str, dataset.event_shape[-2:]))}), model 0'); ax.axis('off')
+    figure.suptitle('Kernels of a DigitsNet trained on Fashion-MNIST 0-4 (configs/fashion-source.json)')
+    figure.tight_layout(); figure.savefig(path, dpi=90); plt.close(figure)
+
+
+# ------------------------------------------------------------------------------------------------- kernel models
+def relative(path: Path) -> str:
+    "`path` relative to the repository (the runs start there), so that committed files name the same place on every machine."
+    return os.path.relpath(Path(path).resolve(), ROOT)
+
+
+def slice_norms(vault: Path, layer: str) -> np.ndarray:
+    dataset = SingleKernelDataset(vault, layer, dim='mio', min_norm=0.0)
+    slices = dataset.gather(range(len(dataset)))[0]
+    return np.linalg.norm(np.asarray(slices, dtype=np.float64).reshape(len(dataset), -1), axis=1)
+
+
+def pruning(s: Settings, vault: Path) -> dict:
+    "The absolute `min_norm` of each layer: `s.min_norm` x the median slice norm of the training vault (the dead slices go)."
+    return {layer: float(s.min_norm * np.median(slice_norms(vault, layer))) for layer in (CONV0, CONV1)}
+
+
+def trained_vae(s: Settings, config: str, vault: Path, layer: str, min_norm: float) -> Path:
+    "Train (or reuse) the kernel VAE of `config` on the slices of `layer` with norm >= `min_norm`."
+    manifest = load_manifest(ROOT/'configs'/config, kind='vae', env={'VAULT': relative(vault)})
+    manifest['dataset']['single'].update(source=layer, min_norm=min_norm)
+    manifest['trainer']['max_epochs'] = s.vae_epochs.get(config, manifest['trainer']['max_epochs'])
+    manifest['options']['wandb'] = False
+    target = s.results/'priors'/f'{Path(config).stem}__{layer}.pt'
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.exists() and torch.load(target, weights_only=True).get('requested_config') == manifest: return target
+    if target.exists(): target.unlink()
+    start = time.time()
+    with quiet(): runtime, _ = train_vae(manifest, target=target, seed=0, device='cpu')
+    last = runtime.history[-1]
+    log(f'  {config} on {layer}: {manifest["trainer"]["max_epochs"]} epochs in {time.time() - start:.0f}s, active units {last.get("active_units")}')
+    return target
+
+
+def pruned_slices(vault: Path, layer: str, min_norm: float) -> torch.Tensor:
+    dataset = SingleKernelDataset(vault, layer, dim='mio', min_norm=min_norm)
+    slices = dataset.gather(range(len(dataset)))[0]
+    return torch.as_tensor(np.asarray(slices)).float().reshape(len(dataset), 1, *dataset.event_shape[-2:])
+
+
+def vae_loglik(vae_path: Path, slices: torch.Tensor, draws: int, limit: int = 2048) -> dict:
+    index = torch.randperm(len(slices), generator=torch.Generator().manual_seed(0))[:limit]
+    torch.manual_seed(0)
+    batches = kernel_batches(torch.utils.data.TensorDataset(slices[index], torch.zeros(len(index))), batch_size=256)
+    return evaluate_vae(load_vae(vae_path), batches, n_draws=draws)
+
+
+def kernel_part(s: Settings, vaults: tuple, min_norms: dict, vaes: dict, markov: Path) -> dict:
+    "The `kernel_loglik` section: held-out nats per slice (and what they were measured on)."
+    cached = s.results/'kernel_loglik.json'
+    key = {'vaes': {k: relative(v) for k, v in vaes.items()}, 'min_norms': min_norms, 'draws': s.draws, 'markov_epochs': s.markov_epochs}
+    if cached.exists() and json.loads(cached.read_text())['key'] == key: return json.loads(cached.read_text())['result']
+    train_vault, held_out_vault = vaults
+    start = time.time()
+    # conv0: the VAE and two Gaussians on the pruned slices of the held-out models
+    train, test = pruned_slices(train_vault, CONV0, min_norms[CONV0]), pruned_slices(held_out_vault, CONV0, min_norms[CONV0])
+    fitted = gaussians(train)
+    vae = vae_loglik(vaes[CONV0], test, s.draws)
+    conv0 = {'VAE': vae['iwae'], **{name.replace('full-covariance', 'full-cov').replace('diagonal', 'diag'): g.log_prob(test.flatten(1).double()).mean().item()
+                                    for name, g in fitted.items()},
+             'active_units': vae['active_units'], 'n_train_slices': len(train), 'n_held_out_slices': len(test)}
+    # conv1: whole filter banks (no pruning: the Markov DWP models every slice of a bank)
+    model = load_markov(markov)
+    torch.manual_seed(0)
+    markov = evaluate_markov(model, torch.utils.data.DataLoader(FilterBanks(held_out_vault, CONV1), batch_size=1), n_draws=min(s.draws, 100))
+    banks_train, banks_test = kernels(train_vault), kernels(held_out_vault)
+    flat = banks_train.reshape(-1, banks_train.shape[-1])
+    all_slices = torch.as_tensor(banks_test.reshape(-1, 1, 5, 5)).float()
+    conv1 = {'VAE': vae_loglik(vaes[CONV1], all_slices, min(s.draws, 100), limit=len(all_slices))['iwae'],
+             'full-cov Gaussian': float(gaussian_log_density(banks_test, flat.mean(0), np.cov(flat.T, bias=True)).mean()),
+             'Markov DWP': markov['iwae'], 'Markov DWP ELBO': markov['elbo'],
+             'filter random-effects Gaussian': shared_mean_gaussian(banks_train, banks_test),
+             'input-channel random-effects Gaussian': shared_mean_gaussian(banks_train.transpose(0, 2, 1, 3), banks_test.transpose(0, 2, 1, 3)),
+             'n_held_out_slices': int(len(all_slices))}
+    result = {'conv1': conv0, 'conv2': conv1, 'seconds': time.time() - start}  # the issue's names: conv1 = features.conv0
+    cached.write_text(json.dumps({'key': key, 'result': result}, indent=1))
+    return result
+
+
+# ----------------------------------------------------------------------------------------------- Bayesian nets
+def dataset_specs(task: str, size: int, split: int) -> dict:
+    spec = TASKS[task]
+    extra = {'classes': spec['classes']} if spec['classes'] else {}
+    return {'train': {'cls': f"<class 'markovdwp_nb.data.{spec['cls']}_Train'>", **extra, 'train_size': size, 'random_state': split},
+            'test': {'cls': f"<class 'markovdwp_nb.data.{spec['cls']}_Test'>", **extra}}
+
+
+def bnn_manifest(s: Settings, task: str, prior: str, size: int, split: int, vaes: dict, markov: Path, epochs: int) -> dict:
+    "configs/fashion-dwp.json for one cell of the table."
+    manifest = load_manifest(ROOT/'configs'/'fashion-dwp.json', kind='dwp', env={'VAE7': str(vaes[CONV0]), 'VAE5': str(vaes[CONV1])})
+    manifest['dataset'] = dataset_specs(task, size, split)
+    manifest['feeds']['train']['steps'] = s.steps_per_epoch
+    manifest['trainer'] = {'max_epochs': epochs}
+    manifest['model'].update(k=s.k, n_classes=len(TASKS[task]['classes'] or range(10)))
+    options = manifest['options']
+    options.update(lr=s.lr, wandb=False)
+    if s.lr_factor != 1: options['log_sigma2_lr_factor'] = s.lr_factor
+    if s.warmup: options['kl_warmup'] = {'n_steps': s.warmup}
+    if s.n_slices: options['priors'][CONV1]['n_slices'] = s.n_slices
+    if prior in ('standard normal', 'log-uniform'):
+        options.update(kind='classic', priors={}, init={})
+        if prior == 'log-uniform': manifest['model']['cls'] = "<class 'markovdwp_nb.bnn.VDConvDigitsNet'>"
+    elif prior == 'DWP + DWP init': options['init'] = {CONV0: 'prior', CONV1: 'prior'}
+    elif prior == 'Markov DWP': options['priors'][CONV1] = {'path': str(markov), 'kind': 'trainable'}
+    return manifest
+
+
+def run_dir(s: Settings, task: str, size: int, prior: str, split: int, epochs: int) -> Path:
+    protocol = (f'k{s.k}-lr{s.lr}-f{s.lr_factor}-w{s.warmup}-s{s.n_slices}-steps{s.steps_per_epoch * epochs}')
+    return s.work/'bnn'/protocol/task/f'n{size}'/prior.replace(' + ', '_and_').replace(' ', '_')/f'split{split}'
+
+
+def record_path(s: Settings, target: Path) -> Path:
+    "The committed record of the run in `target`: the same relative path under `results/cells`."
+    return s.results/'cells'/Path(target).relative_to(s.work/'bnn').with_suffix('.json')
+
+
+def _train_one(manifest: dict, target: str, record: str, seed: int, threads: int) -> tuple:
+    "Worker: one Bayesian net (resumes its checkpoint), then its record; (target, ensemble accuracy or None, seconds, error)."
+    torch.set_num_threads(threads)
+    start = time.time()
+    Path(record).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        if not (Path(target)/'results.json').exists():
+            with quiet(): train_dwp(manifest, target=target, seed=seed, device='cpu')
+    except FloatingPointError as exc:  # a diverged net is recorded and not retried; anything else is a bug to see
+        Path(record).write_text(json.dumps({'failed': str(exc).splitlines()[0]}))
+        return target, None, time.time() - start, str(exc).splitlines()[0]
+    results = json.loads((Path(target)/'results.json').read_text())
+    summary = {'accuracy': results['ensemble']['accuracy'], 'nll': results['ensemble']['nll'], 'seed': results['seed'],
+               'seconds': results['seconds'], 'n_train': results['n_train'], 'curve': [row.get('accuracy') for row in results['history']],
+               'conv2_posterior': conv_posterior(Path(target)), 'manifest': manifest}
+    tmp = Path(record).with_suffix('.tmp')
+    tmp.write_text(json.dumps(summary, indent=1)); os.replace(tmp, record)
+    return target, summary['accuracy'], time.time() - start, None
+
+
+def bayes_jobs(s: Settings, vaes: dict, markov: Path, cells, epochs: int) -> list:
+    "The (manifest, target, seed) of every cell in `cells` that has neither results nor a recorded failure."
+    jobs = []
+    for task, size, prior, split in cells:
+        target = run_dir(s, task, size, prior, split, epochs)
+        if record_path(s, target).exists(): continue
+        jobs.append((bnn_manifest(s, task, prior, size, split, vaes, markov, epochs), str(target), str(record_path(s, target)), split))
+    return jobs
+
+
+def run_jobs(jobs: list, n_jobs: int, label: str):
+    "Run the Bayesian nets of `jobs`, `n_jobs` processes at a time, each with its share of the cores."
+    if not jobs: return
+    threads = max(1, (os.cpu_count() or 1) // n_jobs)
+    log(f'  {label}: {len(jobs)} nets to train, {n_jobs} at a time with {threads} thread(s) each')
+    with ProcessPoolExecutor(n_jobs, mp_context=multiprocessing.get_context('spawn')) as pool:
+        futures = [pool.submit(_train_one, manifest, target, record, seed, threads) for manifest, target, record, seed in jobs]
+        for done, future in enumerate(as_completed(futures), 1):
+            target, accuracy, seconds, error = future.result()
+            name = str(Path(target).relative_to(Path(target).parents[4]))
+            log(f'  [{done}/{len(jobs)}] {name}: ' + (f'FAILED ({error})' if error else f'ensemble accuracy {accuracy:.3f}') + f', {seconds:.0f}s')
+
+
+def table_cells(s: Settings) -> list:
+    "Every cell of Table 1, split by split (an interrupted table has every size and prior of its first splits)."
+    return [(task, size, prior, split) for split in range(s.n_splits) for task in s.tasks
+            for size in s.sizes[task] for prior in PRIORS]
+
+
+def read_record(s: Settings, task: str, size: int, prior: str, split: int, epochs: int) -> dict | None:
+    "The record of a finished net (None if not run or failed)."
+    path = record_path(s, run_dir(s, task, size, prior, split, epochs))
+    record = json.loads(path.read_text()) if path.exists() else None
+    return None if record is None or 'failed' in record else record
+
+
+def conv_posterior(target: Path, layer: str = CONV1) -> dict:
+    "rms of the posterior means, mean posterior std and median |mean| / std of `layer` in the run's `model.pt`."
+    state = torch.load(target/'model.pt', weights_only=True)['state']
+    weight, sigma = state[f'{layer}.weight'], (state[f'{layer}.log_sigma2'] / 2).exp()
+    return {'rms_mean': weight.pow(2).mean().sqrt().item(), 'mean_std': sigma.mean().item(),
+            'median_snr': (weight.abs() / sigma).median().item()}
+
+
+def summarise(values) -> dict:
+    values = np.asarray(values, dtype=float)
+    return {'mean': float(values.mean()), 'std': float(values.std(ddof=1)) if len(values) > 1 else 0.0, 'n_splits': int(len(values))}
+
+
+def accuracy_table(s: Settings, epochs: int) -> tuple:
+    "`{task: {N: {prior: summary}}}`, the conv1 posterior statistics and the validation curves of each cell."
+    table, posteriors, curves = {}, {}, {}
+    for task in s.tasks:
+        for size in s.sizes[task]:
+            for prior in PRIORS:
+                found = [r for r in (read_record(s, task, size, prior, split, epochs) for split in range(s.n_splits)) if r is not None]
+                if not found: continue
+                table.setdefault(task, {}).setdefault(str(size), {})[prior] = summarise([r['accuracy'] for r in found])
+                stats = [r['conv2_posterior'] for r in found]
+                posteriors.setdefault(task, {}).setdefault(str(size), {})[prior] = {k: float(np.mean([x[k] for x in stats])) for k in stats[0]}
+                curves.setdefault(task, {}).setdefault(str(size), {})[prior] = [r['curve'] for r in found]
+    return table, posteriors, curves
+
+
+# ----------------------------------------------------------------------------------------------- convergence
+def plain_manifest(s: Settings, split: int) -> dict:
+    "A plain DigitsNet (no BatchNorm, as the paper's) on `plain_size` examples of Fashion-MNIST 5-9, batches of 50, tested on all of 5-9."
+    return {'dataset': dataset_specs('fashion5-9', s.plain_size, split),
+            'feeds': {'train': {'batch_size': 50, 'shuffle': True}, 'test': {'batch_size': 500, 'shuffle': False}},
+            'trainer': {'max_epochs': s.plain_epochs}, 'model': {'cls': "<class 'markovdwp_nb.models.DigitsNet'>", 'n_classes': 5, 'k': s.k, 'norm': False},
+            'options': {'lr': s.lr, 'coef': {'task.nll': 1.0}}}
+
+
+def init_part(s: Settings, vaes: dict, vault: Path, min_norms: dict, train: bool = True) -> dict:
+    "Epochs to `s.target` test accuracy of plain nets per init (cached per run), and their accuracy curves."
+    priors = load_priors({name: {'path': str(vaes[name]), 'kind': 'collapsed'} for name in (CONV0, CONV1)})
+    specs = {'default': {}, 'DWP': {name: 'prior' for name in (CONV0, CONV1)},
+             'source kernels': {name: {'root': str(vault), 'min_norm': min_norms[name]} for name in (CONV0, CONV1)}}
+    curves = {}
+    for split in range(s.n_splits):
+        for init in INITS:
+            path = s.work/'plain'/f'n{s.plain_size}-e{s.plain_epochs}-k{s.k}'/f'{init.replace(" ", "_")}__split{split}.pt'
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if not path.exists():
+                if not train: continue
+                start = time.time()
+                with quiet(): train_source(plain_manifest(s, split), target=path, seed=split, device='cpu', cbs=[PriorInit(specs[init], priors)])
+                log(f'  plain net, N = {s.plain_size}, split {split}, init {init}: {s.plain_epochs} epochs in {time.time() - start:.0f}s')
+            curves.setdefault(init, []).append([row[2] for row in torch.load(path, weights_only=True)['history']])
+    reached = {init: [next((i + 1 for i, a in enumerate(curve) if a >= s.target), None) for curve in runs] for init, runs in curves.items()}
+    section = {'target': s.target, 'n_train': s.plain_size, 'max_epochs': s.plain_epochs}
+    for init in INITS:
+        if init not in reached: continue
+        hits = [r for r in reached[init] if r is not None]
+        section[init] = {**(summarise(hits) if hits else {'mean': None, 'std': None, 'n_splits': 0}),
+                         'reached': f'{len(hits)}/{len(reached[init])}', 'accuracy_after_1_epoch': summarise([c[0] for c in curves[init]])['mean']}
+    return section, curves
+
+
+# ----------------------------------------------------------------------------------------------------- report
+def git_commit() -> str:
+    try: return subprocess.run(['git', 'rev-parse', 'HEAD'], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError): return 'unknown'
+
+
+def hardware() -> str:
+    cpu = next((line.split(':', 1)[1].strip() for line in Path('/proc/cpuinfo').read_text().splitlines() if line.startswith('model name')), platform.processor()) \
+        if Path('/proc/cpuinfo').exists() else platform.processor()
+    return f'{cpu}, {os.cpu_count()} cores, CPU only; torch {torch.__version__}'
+
+
+def markdown(claims: dict, level: int = 1) -> str:
+    "The results of `claims` (a claims.json) as Markdown, its title a heading of `level`."
+    lines = [f'{"#" * level} The DWP paper\'s claims on Fashion-MNIST', '', f'`{claims["command"]}` at {claims["commit"][:10]}, {claims["hardware"]}.', '',
+             claims['protocol'], '']
+    for task, by_size in claims['accuracy'].items():
+        sizes = sorted(by_size, key=int)
+        lines += [f'**{task}**: ensemble test accuracy, mean ± std over splits (splits)', '',
+                  '| prior | ' + ' | '.join(f'N = {n}' for n in sizes) + ' |', '|---|' + '---|' * len(sizes)]
+        for prior in PRIORS:
+            cells = [by_size[n].get(prior) for n in sizes]
+            lines.append(f'| {prior} | ' + ' | '.join(f'{c["mean"]:.3f} ± {c["std"]:.3f} ({c["n_splits"]})' if c else '—' for c in cells) + ' |')
+        lines.append('')
+    if claims.get('kernel_loglik'):
+        lines += ['**Kernel models** on held-out source models, nats per slice (higher is better)', '', '| layer | model | log-likelihood |', '|---|---|---|']
+        for layer, models in claims['kernel_loglik'].items():
+            for name, value in (models.items() if isinstance(models, dict) else ()):
+                if isinstance(value, float): lines.append(f'| {layer} | {name} | {value:.3f} |')
+        lines.append('')
+    ett = claims.get('epochs_to_target')
+    if ett:
+        lines += [f'**Convergence**: epochs of a plain net (N = {ett["n_train"]}) to {ett["target"]:.0%} test accuracy', '',
+                  '| init | epochs | reached | accuracy after 1 epoch |', '|---|---|---|---|']
+        for init in INITS:
+            if init in ett:
+                e = ett[init]
+                lines.append(f'| {init} | ' + (f'{e["mean"]:.1f} ± {e["std"]:.1f}' if e['mean'] is not None else 'never') +
+                             f' | {e["reached"]} | {e["accuracy_after_1_epoch"]:.3f} |')
+    return '\n'.join(lines) + '\n'
+
+
+def figure(claims: dict, curves: dict, path: Path):
+    import matplotlib; matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    tasks = list(claims['accuracy'])
+    fig, axes = plt.subplots(1, len(tasks) + 1, figsize=(5 * (len(tasks) + 1), 4), squeeze=False)
+    for ax, task in zip(axes[0], tasks):
+        by_size = claims['accuracy'][task]
+        for i, prior in enumerate(PRIORS):
+            points = [(int(n), by_size[n][prior]) for n in sorted(by_size, key=int) if prior in by_size[n]]
+            if not points: continue
+            ax.errorbar([n * (1 + 0.02 * (i - 2)) for n, _ in points], [p['mean'] for _, p in points], [p['std'] for _, p in points],
+                        marker='o', capsize=3, label=prior)
+        ax.set_xscale('log'); ax.set_xticks([int(n) for n in by_size]); ax.set_xticklabels(list(by_size))
+        ax.set_xlabel('training examples N'); ax.set_ylabel('ensemble test accuracy'); ax.set_title(task); ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=8)
+    ax = axes[0][-1]
+    task = tasks[0]
+    size = sorted(curves.get(task, {}), key=int)[0] if curves.get(task) else None
+    if size:
+        for prior, runs in curves[task][size].items():
+            runs = np.array([[np.nan if a is None else a for a in run] for run in runs], dtype=float)
+            steps = (np.arange(runs.shape[1]) + 1) * claims['steps_per_epoch']
+            ax.plot(steps, np.nanmean(runs, 0), label=prior)
+        ax.set_xlabel('full-batch steps'); ax.set_ylabel('test accuracy (posterior means)'); ax.set_title(f'{task}, N = {size}: training curves')
+        ax.grid(alpha=0.3)
+    fig.tight_layout(); fig.savefig(path, dpi=90); plt.close(fig)
+
+
+# ------------------------------------------------------------------------------------------------------- main
+def parse(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--quick', action='store_true', help='minutes: 3 source models, 1 split, N = 50, 20 steps per net')
+    parser.add_argument('--parts', nargs='+', choices=PARTS, default=list(PARTS), help='what to run (default: all)')
+    parser.add_argument('--report', action='store_true', help='train nothing; rewrite the results from the finished runs')
+    parser.add_argument('--work', default=str(ROOT/'runs'/'claims-fashion'), help='where every run is cached')
+    parser.add_argument('--results', default=str(RESULTS), help='where claims.json / claims.md / claims.png go')
+    parser.add_argument('--models', type=int, default=12, help='source models (the last 2 are held out)')
+    parser.add_argument('--markov-epochs', type=int, default=10)
+    parser.add_argument('--min-norm', type=float, default=0.1, help='prune slices below this multiple of the median slice norm')
+    parser.add_argument('--sizes', type=int, nargs='+', default=[50, 100, 200], help='training set sizes on fashion5-9')
+    parser.add_argument('--splits', type=int, default=5)
+    parser.add_argument('--steps-per-epoch', type=int, default=250, help='full-batch steps per epoch (one validation each)')
+    parser.add_argument('--epochs', type=int, default=16, help='epochs of each Bayesian net (steps = epochs x steps per epoch)')
+    parser.add_argument('--lr', type=float, default=1e-3)
+    parser.add_argument('--log-sigma2-lr-factor', type=float, default=10.0, help='learning rate of the posterior log-variances / --lr')
+    parser.add_argument('--kl-warmup', type=int, default=500, help='steps of KL warm-up (0: none)')
+    parser.add_argument('--k', type=float, default=0.5, help='width multiplier of the Bayesian nets')
+    parser.add_argument('--n-slices', type=int, default=256, help='slices per step of the unbiased conv1 DWP penalty (0: all)')
+    parser.add_argument('--target-accuracy', type=float, default=0.85, help='test accuracy of the convergence table')
+    parser.add_argument('--jobs', type=int, default=2, help='Bayesian nets trained at once')
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse(argv)
+    s = Settings(args)
+    s.work.mkdir(parents=True, exist_ok=True)
+    os.chdir(ROOT)
+    results = s.results
+    results.mkdir(parents=True, exist_ok=True)
+    train = not args.report
+    command = 'python bench/claims.py' + ''.join(f' {a}' for a in (argv if argv is not None else sys.argv[1:]))
+    started, seconds = time.time(), {}
+    torch.set_num_threads(os.cpu_count() or 1)
+    log(f'claims: {"quick" if s.quick else "full"} run in {s.work}; parts {", ".join(args.parts)}{" (report only)" if args.report else ""}')
+
+    log(f'[zoo] {s.n_models} DigitsNets on Fashion-MNIST 0-4 ({s.held_out} held out), their vaults, VAEs and Markov DWP')
+    start = time.time()
+    zoo = train_zoo(s, args.jobs) if train else s.work/'zoo'
+    with quiet(): vaults, _ = split_vaults(zoo, s.work, s.held_out)
+    min_norms = pruning(s, vaults[0])
+    zoo_picture(s, vaults[0], results/'zoo_kernels.png')
+    vaes = {CONV0: trained_vae(s, 'vae7x7.json', vaults[0], CONV0, min_norms[CONV0]),
+            CONV1: trained_vae(s, 'vae5x5.json', vaults[0], CONV1, min_norms[CONV1])}
+    with quiet(): _, markov, _ = markov_model(Path(relative(vaults[0])), Path(relative(vaults[1])), Path(relative(vaes[CONV1])), s.results/'priors', s.markov_epochs)
+    seconds['zoo, vaults, VAEs, Markov DWP'] = time.time() - start
+
+    claims = {'commit': git_commit(), 'command': command, 'hardware': hardware(), 'steps_per_epoch': s.steps_per_epoch,
+              'protocol': (f'Bayesian DigitsNet (k = {s.k}) on N examples, Adam at lr {s.lr} (posterior log-variances at {s.lr_factor}x, '
+                           f'started at -10), linear decay to 0, {s.steps} full-batch steps, KL warm-up over {s.warmup} steps, '
+                           f'conv1 DWP penalty on {s.n_slices or "all"} slices per step, 10-sample ensemble; '
+                           f'source zoo of {s.n_models - s.held_out} models (+{s.held_out} held out), slices below '
+                           f'{s.min_norm} x the median norm pruned ({", ".join(f"{k}: {v:.3g}" for k, v in min_norms.items())})'),
+              'min_norm': min_norms}
+    if 'kernels' in args.parts and train:
+        start = time.time()
+        log('[kernels] held-out log-likelihoods')
+        claims['kernel_loglik'] = kernel_part(s, vaults, min_norms, vaes, markov)
+        seconds['kernels'] = time.time() - start
+    elif (s.results/'kernel_loglik.json').exists():
+        claims['kernel_loglik'] = json.loads((s.results/'kernel_loglik.json').read_text())['result']
+    if 'bayes' in args.parts and train:
+        start = time.time()
+        log(f'[bayes] Table 1: {len(table_cells(s))} Bayesian nets, {s.steps} steps each')
+        run_jobs(bayes_jobs(s, vaes, markov, table_cells(s), s.epochs), args.jobs, 'table')
+        seconds['bayes'] = time.time() - start
+    if 'budget' in args.parts and train:
+        start = time.time()
+        log(f'[budget] fashion5-9, N = {s.sizes["fashion5-9"][0]}, split 0 at {2 * s.steps} steps')
+        cells = [('fashion5-9', s.sizes['fashion5-9'][0], prior, 0) for prior in PRIORS]
+        run_jobs(bayes_jobs(s, vaes, markov, cells, 2 * s.epochs), args.jobs, 'budget')
+        seconds['budget'] = time.time() - start
+    claims['accuracy'], claims['conv2_posterior'], curves = accuracy_table(s, s.epochs)
+    claims['budget'] = {}
+    for prior in PRIORS:
+        pair = [read_record(s, 'fashion5-9', s.sizes['fashion5-9'][0], prior, 0, e) for e in (s.epochs, 2 * s.epochs)]
+        if all(pair): claims['budget'][prior] = {f'{s.steps} steps': pair[0]['accuracy'], f'{2 * s.steps} steps': pair[1]['accuracy']}
+    if 'init' in args.parts or (s.work/'plain').exists():
+        start = time.time()
+        if 'init' in args.parts and train: log(f'[init] plain nets on N = {s.plain_size}: epochs to {s.target:.0%} test accuracy')
+        claims['epochs_to_target'], _ = init_part(s, vaes, vaults[0], min_norms, train='init' in args.parts and train)
+        seconds['init'] = time.time() - start
+    claims['seconds'] = seconds
+    (results/'claims.json').write_text(json.dumps(claims, indent=1))
+    (results/'claims.md').write_text(markdown(claims))
+    if claims['accuracy']: figure(claims, curves, results/'claims.png')
+    complete = all(record_path(s, run_dir(s, *cell, s.epochs)).exists() for cell in table_cells(s))
+    log(markdown(claims))
+    log(f'claims: {"complete" if complete else "incomplete: run the same command again"} in {time.time() - started:.0f}s; '
+        f'results in {results}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
