@@ -52,10 +52,12 @@ from kernel_models import split_vaults, gaussians
 from markov import gaussian_log_density, kernels, markov_model, shared_mean_gaussian
 
 CONV0, CONV1 = 'features.conv0', 'features.conv1'
-PRIORS = ('standard normal', 'log-uniform', 'DWP', 'DWP + DWP init', 'Markov DWP')
+PRIORS = ('standard normal', 'log-uniform', 'DWP', 'DWP + DWP init', 'Markov DWP', 'DWP on the 7x7 conv only')
 INITS = ('default', 'DWP', 'source kernels')
 TASKS = {'fashion5-9': {'cls': 'FashionMNIST', 'classes': [5, 6, 7, 8, 9]}, 'digits': {'cls': 'Digits', 'classes': None}}
 PARTS = ('zoo', 'kernels', 'bayes', 'budget', 'init')
+# the paper's names of the layers in claims.json (conv1, conv2) and this package's
+LAYER_LABELS = {'conv1': 'conv1 (`features.conv0`, 7x7 slices)', 'conv2': 'conv2 (`features.conv1`, 5x5, whole filter banks)'}
 RESULTS = ROOT/'bench'/'results'   # committed: claims.json / .md / .png, the priors, one record per finished net
 
 
@@ -83,12 +85,14 @@ class Settings:
         self.min_norm = args.min_norm                               # relative: slices below this x the median norm are pruned
         self.draws = 50 if quick else 1000
         self.sizes = {'fashion5-9': [50] if quick else args.sizes, 'digits': [50] if quick else [50, 100]}
-        self.tasks = ['fashion5-9'] if quick else list(TASKS)
+        self.tasks = ['fashion5-9'] if quick else args.tasks
+        self.priors = PRIORS if quick else tuple(args.priors)
         self.n_splits = 1 if quick else args.splits
         self.steps_per_epoch = 10 if quick else args.steps_per_epoch
         self.epochs = 2 if quick else args.epochs
         self.lr, self.lr_factor, self.k, self.warmup = args.lr, args.log_sigma2_lr_factor, args.k, args.kl_warmup
         self.n_slices = args.n_slices or None
+        self.dwp5_var = args.dwp5_var                               # the decoder noise of the conv1 DWP's VAE
         self.plain_size, self.plain_epochs, self.target = (200, 3, 0.5) if quick else (500, 30, args.target_accuracy)
         self.work = Path(args.work)/('quick' if quick else f'full__models{self.n_models}')
         self.results = Path(args.results) if not quick or args.results != str(RESULTS) else self.work/'results'
@@ -153,13 +157,14 @@ def pruning(s: Settings, vault: Path) -> dict:
     return {layer: float(s.min_norm * np.median(slice_norms(vault, layer))) for layer in (CONV0, CONV1)}
 
 
-def trained_vae(s: Settings, config: str, vault: Path, layer: str, min_norm: float) -> Path:
-    "Train (or reuse) the kernel VAE of `config` on the slices of `layer` with norm >= `min_norm`."
+def trained_vae(s: Settings, config: str, vault: Path, layer: str, min_norm: float, overrides: dict | None = None) -> Path:
+    "Train (or reuse) the kernel VAE of `config` (`vae.options` `overrides`) on the slices of `layer` with norm >= `min_norm`."
     manifest = load_manifest(ROOT/'configs'/config, kind='vae', env={'VAULT': relative(vault)})
     manifest['dataset']['single'].update(source=layer, min_norm=min_norm)
     manifest['trainer']['max_epochs'] = s.vae_epochs.get(config, manifest['trainer']['max_epochs'])
     manifest['options']['wandb'] = False
-    target = s.results/'priors'/f'{Path(config).stem}__{layer}.pt'
+    manifest['vae']['options'].update(overrides or {})
+    target = s.results/'priors'/f'{Path(config).stem}{"".join(f"-{k}{v}" for k, v in (overrides or {}).items())}__{layer}.pt'
     target.parent.mkdir(parents=True, exist_ok=True)
     if target.exists() and torch.load(target, weights_only=True).get('requested_config') == manifest: return target
     if target.exists(): target.unlink()
@@ -186,7 +191,8 @@ def vae_loglik(vae_path: Path, slices: torch.Tensor, draws: int, limit: int = 20
 def kernel_part(s: Settings, vaults: tuple, min_norms: dict, vaes: dict, markov: Path) -> dict:
     "The `kernel_loglik` section: held-out nats per slice (and what they were measured on)."
     cached = s.results/'kernel_loglik.json'
-    key = {'vaes': {k: relative(v) for k, v in vaes.items()}, 'min_norms': min_norms, 'draws': s.draws, 'markov_epochs': s.markov_epochs}
+    key = {'vaes': {k: relative(v) for k, v in vaes.items()}, 'min_norms': min_norms, 'draws': s.draws, 'markov_epochs': s.markov_epochs,
+           'rows': 3}  # the version of the comparison (3: both noise models of each VAE)
     if cached.exists() and json.loads(cached.read_text())['key'] == key: return json.loads(cached.read_text())['result']
     train_vault, held_out_vault = vaults
     start = time.time()
@@ -194,7 +200,8 @@ def kernel_part(s: Settings, vaults: tuple, min_norms: dict, vaes: dict, markov:
     train, test = pruned_slices(train_vault, CONV0, min_norms[CONV0]), pruned_slices(held_out_vault, CONV0, min_norms[CONV0])
     fitted = gaussians(train)
     vae = vae_loglik(vaes[CONV0], test, s.draws)
-    conv0 = {'VAE': vae['iwae'], **{name.replace('full-covariance', 'full-cov').replace('diagonal', 'diag'): g.log_prob(test.flatten(1).double()).mean().item()
+    full_noise = vae_loglik(trained_vae(s, 'vae7x7.json', train_vault, CONV0, min_norms[CONV0], {'var': 'full'}), test, s.draws)
+    conv0 = {'VAE': vae['iwae'], 'VAE, full-covariance noise': full_noise['iwae'], **{name.replace('full-covariance', 'full-cov').replace('diagonal', 'diag'): g.log_prob(test.flatten(1).double()).mean().item()
                                     for name, g in fitted.items()},
              'active_units': vae['active_units'], 'n_train_slices': len(train), 'n_held_out_slices': len(test)}
     # conv1: whole filter banks (no pruning: the Markov DWP models every slice of a bank)
@@ -204,7 +211,9 @@ def kernel_part(s: Settings, vaults: tuple, min_norms: dict, vaes: dict, markov:
     banks_train, banks_test = kernels(train_vault), kernels(held_out_vault)
     flat = banks_train.reshape(-1, banks_train.shape[-1])
     all_slices = torch.as_tensor(banks_test.reshape(-1, 1, 5, 5)).float()
-    conv1 = {'VAE': vae_loglik(vaes[CONV1], all_slices, min(s.draws, 100), limit=len(all_slices))['iwae'],
+    recommended = trained_vae(s, 'vae5x5.json', train_vault, CONV1, min_norms[CONV1])  # configs/vae5x5.json as it is (var full)
+    conv1 = {'VAE': vae_loglik(recommended, all_slices, min(s.draws, 100), limit=len(all_slices))['iwae'],
+             f'VAE, {s.dwp5_var} noise (the DWP\'s)': vae_loglik(vaes[CONV1], all_slices, min(s.draws, 100), limit=len(all_slices))['iwae'],
              'full-cov Gaussian': float(gaussian_log_density(banks_test, flat.mean(0), np.cov(flat.T, bias=True)).mean()),
              'Markov DWP': markov['iwae'], 'Markov DWP ELBO': markov['elbo'],
              'filter random-effects Gaussian': shared_mean_gaussian(banks_train, banks_test),
@@ -240,12 +249,14 @@ def bnn_manifest(s: Settings, task: str, prior: str, size: int, split: int, vaes
         if prior == 'log-uniform': manifest['model']['cls'] = "<class 'markovdwp_nb.bnn.VDConvDigitsNet'>"
     elif prior == 'DWP + DWP init': options['init'] = {CONV0: 'prior', CONV1: 'prior'}
     elif prior == 'Markov DWP': options['priors'][CONV1] = {'path': str(markov), 'kind': 'trainable'}
+    elif prior == 'DWP on the 7x7 conv only': del options['priors'][CONV1]  # N(0, 1) on conv1: isolates the 7x7 DWP
     return manifest
 
 
 def run_dir(s: Settings, task: str, size: int, prior: str, split: int, epochs: int) -> Path:
     protocol = (f'k{s.k}-lr{s.lr}-f{s.lr_factor}-w{s.warmup}-s{s.n_slices}-steps{s.steps_per_epoch * epochs}')
-    return s.work/'bnn'/protocol/task/f'n{size}'/prior.replace(' + ', '_and_').replace(' ', '_')/f'split{split}'
+    dwp = f'__dwp5-{s.dwp5_var}' if 'DWP' in prior else ''  # which 5x5 VAE the DWP rows use
+    return s.work/'bnn'/protocol/task/f'n{size}'/(prior.replace(' + ', '_and_').replace(' ', '_') + dwp)/f'split{split}'
 
 
 def record_path(s: Settings, target: Path) -> Path:
@@ -299,7 +310,7 @@ def run_jobs(jobs: list, n_jobs: int, label: str):
 def table_cells(s: Settings) -> list:
     "Every cell of Table 1, split by split (an interrupted table has every size and prior of its first splits)."
     return [(task, size, prior, split) for split in range(s.n_splits) for task in s.tasks
-            for size in s.sizes[task] for prior in PRIORS]
+            for size in s.sizes[task] for prior in s.priors]
 
 
 def read_record(s: Settings, task: str, size: int, prior: str, split: int, epochs: int) -> dict | None:
@@ -400,10 +411,10 @@ def markdown(claims: dict, level: int = 1) -> str:
         lines += ['**Kernel models** on held-out source models, nats per slice (higher is better)', '', '| layer | model | log-likelihood |', '|---|---|---|']
         for layer, models in claims['kernel_loglik'].items():
             for name, value in (models.items() if isinstance(models, dict) else ()):
-                if isinstance(value, float): lines.append(f'| {layer} | {name} | {value:.3f} |')
+                if isinstance(value, float): lines.append(f'| {LAYER_LABELS.get(layer, layer)} | {name} | {value:.3f} |')
         lines.append('')
     ett = claims.get('epochs_to_target')
-    if ett:
+    if ett and any(init in ett for init in INITS):
         lines += [f'**Convergence**: epochs of a plain net (N = {ett["n_train"]}) to {ett["target"]:.0%} test accuracy', '',
                   '| init | epochs | reached | accuracy after 1 epoch |', '|---|---|---|---|']
         for init in INITS:
@@ -426,7 +437,9 @@ def figure(claims: dict, curves: dict, path: Path):
             if not points: continue
             ax.errorbar([n * (1 + 0.02 * (i - 2)) for n, _ in points], [p['mean'] for _, p in points], [p['std'] for _, p in points],
                         marker='o', capsize=3, label=prior)
-        ax.set_xscale('log'); ax.set_xticks([int(n) for n in by_size]); ax.set_xticklabels(list(by_size))
+        sizes = sorted(int(n) for n in by_size)
+        ax.set_xscale('log'); ax.minorticks_off(); ax.set_xticks(sizes); ax.set_xticklabels([str(n) for n in sizes])
+        ax.set_xlim(sizes[0] / 1.3, sizes[-1] * 1.3)
         ax.set_xlabel('training examples N'); ax.set_ylabel('ensemble test accuracy'); ax.set_title(task); ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize=8)
     ax = axes[0][-1]
@@ -454,6 +467,8 @@ def parse(argv=None):
     parser.add_argument('--markov-epochs', type=int, default=10)
     parser.add_argument('--min-norm', type=float, default=0.1, help='prune slices below this multiple of the median slice norm')
     parser.add_argument('--sizes', type=int, nargs='+', default=[50, 100, 200], help='training set sizes on fashion5-9')
+    parser.add_argument('--tasks', nargs='+', choices=list(TASKS), default=list(TASKS), help='the target tasks of Table 1')
+    parser.add_argument('--priors', nargs='+', choices=PRIORS, default=list(PRIORS), help='the rows of Table 1 to run')
     parser.add_argument('--splits', type=int, default=5)
     parser.add_argument('--steps-per-epoch', type=int, default=250, help='full-batch steps per epoch (one validation each)')
     parser.add_argument('--epochs', type=int, default=16, help='epochs of each Bayesian net (steps = epochs x steps per epoch)')
@@ -461,6 +476,8 @@ def parse(argv=None):
     parser.add_argument('--log-sigma2-lr-factor', type=float, default=10.0, help='learning rate of the posterior log-variances / --lr')
     parser.add_argument('--kl-warmup', type=int, default=500, help='steps of KL warm-up (0: none)')
     parser.add_argument('--k', type=float, default=0.5, help='width multiplier of the Bayesian nets')
+    parser.add_argument('--dwp5-var', choices=('train', 'full'), default='train',
+                        help='decoder noise of the 5x5 VAE of the DWP: train (independent, the paper\'s) or full (one covariance)')
     parser.add_argument('--n-slices', type=int, default=256, help='slices per step of the unbiased conv1 DWP penalty (0: all)')
     parser.add_argument('--target-accuracy', type=float, default=0.85, help='test accuracy of the convergence table')
     parser.add_argument('--jobs', type=int, default=2, help='Bayesian nets trained at once')
@@ -487,14 +504,14 @@ def main(argv=None):
     min_norms = pruning(s, vaults[0])
     zoo_picture(s, vaults[0], results/'zoo_kernels.png')
     vaes = {CONV0: trained_vae(s, 'vae7x7.json', vaults[0], CONV0, min_norms[CONV0]),
-            CONV1: trained_vae(s, 'vae5x5.json', vaults[0], CONV1, min_norms[CONV1])}
+            CONV1: trained_vae(s, 'vae5x5.json', vaults[0], CONV1, min_norms[CONV1], {'var': s.dwp5_var})}
     with quiet(): _, markov, _ = markov_model(Path(relative(vaults[0])), Path(relative(vaults[1])), Path(relative(vaes[CONV1])), s.results/'priors', s.markov_epochs)
     seconds['zoo, vaults, VAEs, Markov DWP'] = time.time() - start
 
     claims = {'commit': git_commit(), 'command': command, 'hardware': hardware(), 'steps_per_epoch': s.steps_per_epoch,
-              'protocol': (f'Bayesian DigitsNet (k = {s.k}) on N examples, Adam at lr {s.lr} (posterior log-variances at {s.lr_factor}x, '
+              'protocol': (f'The paper\'s Bayesian MNIST net (BayesConvDigitsNet, k = {s.k}, no BatchNorm, a point-estimated classifier) on N examples, Adam at lr {s.lr} (posterior log-variances at {s.lr_factor}x, '
                            f'started at -10), linear decay to 0, {s.steps} full-batch steps, KL warm-up over {s.warmup} steps, '
-                           f'conv1 DWP penalty on {s.n_slices or "all"} slices per step, 10-sample ensemble; '
+                           f'the 5x5 DWP\'s VAE with {s.dwp5_var} decoder noise and its penalty on {s.n_slices or "all"} slices per step, 10-sample ensemble; '
                            f'source zoo of {s.n_models - s.held_out} models (+{s.held_out} held out), slices below '
                            f'{s.min_norm} x the median norm pruned ({", ".join(f"{k}: {v:.3g}" for k, v in min_norms.items())})'),
               'min_norm': min_norms}
@@ -513,7 +530,7 @@ def main(argv=None):
     if 'budget' in args.parts and train:
         start = time.time()
         log(f'[budget] fashion5-9, N = {s.sizes["fashion5-9"][0]}, split 0 at {2 * s.steps} steps')
-        cells = [('fashion5-9', s.sizes['fashion5-9'][0], prior, 0) for prior in PRIORS]
+        cells = [('fashion5-9', s.sizes['fashion5-9'][0], prior, 0) for prior in s.priors]
         run_jobs(bayes_jobs(s, vaes, markov, cells, 2 * s.epochs), args.jobs, 'budget')
         seconds['budget'] = time.time() - start
     claims['accuracy'], claims['conv2_posterior'], curves = accuracy_table(s, s.epochs)
