@@ -119,10 +119,15 @@ def _as_tuple(state):
     "Python's random state is a nested tuple; a round trip through torch.save may turn it into lists."
     return tuple(_as_tuple(s) if isinstance(s, (list, tuple)) else s for s in state)
 
+def _plain(value):
+    "A NumPy scalar as the Python number it holds (`weights_only` loading refuses NumPy scalars); anything else as it is."
+    return value.item() if isinstance(value, np.generic) else value
+
 def _opt_state(opt) -> dict:
-    "fastai's optimiser state with its `L` lists turned into plain lists, so it loads with `weights_only=True`."
+    """fastai's optimiser state with its `L` lists turned into plain lists and NumPy scalars into numbers (a learning rate
+    per parameter group, `lr=np.array([...])`, leaves NumPy scalars in the hyper-parameters), so it loads with `weights_only=True`."""
     sd = opt.state_dict()
-    return {'state': [dict(s) for s in sd['state']], 'hypers': [dict(h) for h in sd['hypers']]}
+    return {'state': [dict(s) for s in sd['state']], 'hypers': [{k: _plain(v) for k, v in h.items()} for h in sd['hypers']]}
 
 def _atomic_save(obj, path: Path):
     tmp = path.with_name(f'.{path.name}.tmp{os.getpid()}')
