@@ -470,11 +470,14 @@ def parse(argv=None):
     parser.add_argument('--tasks', nargs='+', choices=list(TASKS), default=list(TASKS), help='the target tasks of Table 1')
     parser.add_argument('--priors', nargs='+', choices=PRIORS, default=list(PRIORS), help='the rows of Table 1 to run')
     parser.add_argument('--splits', type=int, default=5)
-    parser.add_argument('--steps-per-epoch', type=int, default=250, help='full-batch steps per epoch (one validation each)')
-    parser.add_argument('--epochs', type=int, default=16, help='epochs of each Bayesian net (steps = epochs x steps per epoch)')
+    parser.add_argument('--steps-per-epoch', type=int, default=500, help='full-batch steps per epoch (one validation each)')
+    parser.add_argument('--epochs', type=int, default=20, help='epochs of each Bayesian net (steps = epochs x steps per epoch; '
+                                                             'default 10,000, the paper\'s epochs of one full batch)')
     parser.add_argument('--lr', type=float, default=1e-3)
-    parser.add_argument('--log-sigma2-lr-factor', type=float, default=10.0, help='learning rate of the posterior log-variances / --lr')
-    parser.add_argument('--kl-warmup', type=int, default=500, help='steps of KL warm-up (0: none)')
+    parser.add_argument('--log-sigma2-lr-factor', type=float, default=1.0,
+                        help='learning rate of the posterior log-variances / --lr (default 1, the paper\'s: with a linear decay over '
+                             '10,000 steps a log-variance moves by at most 5 from -10; 10 lets them reach the prior\'s equilibrium)')
+    parser.add_argument('--kl-warmup', type=int, default=0, help='steps of KL warm-up (default 0, the paper\'s)')
     parser.add_argument('--k', type=float, default=0.5, help='width multiplier of the Bayesian nets')
     parser.add_argument('--dwp5-var', choices=('train', 'full'), default='train',
                         help='decoder noise of the 5x5 VAE of the DWP: train (independent, the paper\'s) or full (one covariance)')
