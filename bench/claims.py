@@ -27,7 +27,7 @@ Each call rewrites bench/results/claims.json, claims.md and claims.png from the 
 """
 from __future__ import annotations
 
-import argparse, contextlib, io, json, math, multiprocessing, os, platform, subprocess, sys, time, warnings
+import argparse, json, math, multiprocessing, os, platform, subprocess, sys, time, warnings
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
@@ -48,6 +48,7 @@ from markovdwp_nb.priors import load_priors
 from markovdwp_nb.callbacks import PriorInit
 from markovdwp_nb.bnn import train_dwp
 
+from dwp_claims import log, quiet
 from kernel_models import split_vaults, gaussians
 from markov import gaussian_log_density, kernels, markov_model, shared_mean_gaussian
 
@@ -59,17 +60,6 @@ PARTS = ('zoo', 'kernels', 'bayes', 'budget', 'init')
 # the paper's names of the layers in claims.json (conv1, conv2) and this package's
 LAYER_LABELS = {'conv1': 'conv1 (`features.conv0`, 7x7 slices)', 'conv2': 'conv2 (`features.conv1`, 5x5, whole filter banks)'}
 RESULTS = ROOT/'bench'/'results'   # committed: claims.json / .md / .png, the priors, one record per finished net
-
-
-def log(*args): print(*args, flush=True)
-
-
-@contextlib.contextmanager
-def quiet():
-    "Silence fastai's progress bars and tables (and warnings) of one training run."
-    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        warnings.simplefilter('ignore')
-        yield
 
 
 class Settings:
