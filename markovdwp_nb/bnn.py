@@ -26,9 +26,9 @@ from .models import CIFARNet, DigitsNet
 from .nn import Conv2dGaussian, Conv2dVD, LinearGaussian, LinearVD, GaussianLayer, VDLayer, bayesian_layers, sparsity_report
 from .priors import LogUniformPrior, StandardNormalPrior, check_priors, load_priors
 from .callbacks import KLAnneal, KLPenalty, PriorInit, SparsityMetrics, evaluate_ensemble, prior_parameters, prior_splitter
-from .source import FailOnNaN, LinearLRDecay, read_checkpoint, trainer_settings
-from .snapshot import make_snapshot, write_atomically
-from .vae_train import (checkpoint_every_epoch, discard_failed, diverged_as_error, epoch_history, wandb_logging,
+from .source import FailOnNaN, LinearLRDecay, read_checkpoint, run_guard, trainer_settings
+from .snapshot import TargetError, make_snapshot, write_atomically, write_bytes_atomically, writing_to
+from .vae_train import (checkpoint_every_epoch, diverged_as_error, epoch_history, wandb_logging,
                                     wandb_mode, wandb_state)
 
 # %% auto #0
@@ -176,7 +176,9 @@ def results_path(target):
     "The results file of `target` (a directory, created), refusing to overwrite; None without a target."
     if target is None: return None
     target = Path(target)
-    target.mkdir(parents=True, exist_ok=True)
+    if target.exists() and not target.is_dir():
+        raise TargetError(f'{target}: not a directory; a dwp run writes results.json, model.pt and model.pt.ckpt into one')
+    with writing_to(target): target.mkdir(parents=True, exist_ok=True)
     path = target/'results.json'
     if path.exists(): raise FileExistsError(f'{path}: already exists; results are never overwritten (choose another --target)')
     return path
@@ -196,17 +198,17 @@ def train_dwp(manifest: dict, target=None, seed=None, priors_kind: str | None = 
     path, start = results_path(target), time.time()
     ckpt = None if path is None else path.with_name('model.pt.ckpt')
     manifest = apply_overrides(manifest, priors_kind, init)
-    earlier = read_checkpoint(ckpt, manifest)
-    seed_used = fix_randomness(seed) if earlier is None else earlier['seed']
-    seconds_before = 0.0 if earlier is None else earlier.get('seconds', 0.0)
-    learn = dwp_learner(manifest, device=device, where=where)
-    learn.add_cbs(cbs)
-    if earlier is not None:
-        load_prior_states(learn.priors, earlier['priors'])
-        learn.prior_init.initialised = learn  # the model is the interrupted run's, not to be initialised again
-    extra = lambda learn: {**wandb_state(learn), 'priors': prior_states(learn.priors), 'seconds': seconds_before + time.time() - start}
-    max_epochs, _ = trainer_settings(learn.manifest['trainer'])
-    try:
+    with run_guard(path, ckpt, target=target):
+        earlier = read_checkpoint(ckpt, manifest)
+        seed_used = fix_randomness(seed) if earlier is None else earlier['seed']
+        seconds_before = 0.0 if earlier is None else earlier.get('seconds', 0.0)
+        learn = dwp_learner(manifest, device=device, where=where)
+        learn.add_cbs(cbs)
+        if earlier is not None:
+            load_prior_states(learn.priors, earlier['priors'])
+            learn.prior_init.initialised = learn  # the model is the interrupted run's, not to be initialised again
+        extra = lambda learn: {**wandb_state(learn), 'priors': prior_states(learn.priors), 'seconds': seconds_before + time.time() - start}
+        max_epochs, _ = trainer_settings(learn.manifest['trainer'])
         start_epoch = checkpoint_every_epoch(learn, ckpt, earlier, learn.manifest, seed_used, extra)
         with wandb_logging(learn, learn.manifest, None if path is None else path.parent, wandb_mode(learn.manifest['options']),
                            project='markovdwp-dwp', run_id=(earlier or {}).get('wandb_id')) as run:
@@ -222,11 +224,8 @@ def train_dwp(manifest: dict, target=None, seed=None, priors_kind: str | None = 
                 model_path = path.with_name('model.pt')  # present only when a resumed run had written it and not results.json
                 write_atomically(make_snapshot(config=learn.manifest, state=model.state_dict(), seed=seed_used, history=history),
                                  model_path, reserved=earlier is not None and model_path.exists())
-                path.write_text(json.dumps(results, indent=1, default=float))
+                write_bytes_atomically(json.dumps(results, indent=1, default=float).encode(), path)
                 ckpt.unlink(missing_ok=True)
-    except FloatingPointError as exc:
-        discard_failed(exc, ckpt)  # a diverged run is not resumed: it would diverge again
-        raise
     return model, results
 
 # %% ../nbs/13_bnn.ipynb #93f00f49

@@ -5,19 +5,19 @@
 # %% ../nbs/90_cli.ipynb #f6f0041c
 from __future__ import annotations
 
-import argparse, importlib, json, sys, textwrap, time, traceback
+import argparse, errno, importlib, json, sys, textwrap, time, traceback, warnings
 from pathlib import Path
 
 from . import __version__
-from .spec import (SpecError, allow_modules, apply_assignments, expand_grid, load_manifest, merge,
+from .spec import (SpecError, UserError, allow_modules, manifest_kind, apply_assignments, expand_grid, load_manifest, merge,
                                read_json, validate_manifest)
 
 # %% auto #0
-__all__ = ['COMMANDS', 'STAGE_KINDS', 'GRID_STAGES', 'UsageError', 'build_parser', 'parse_args', 'main', 'cli_check', 'load_grid',
-           'cli_grid', 'cli_demo']
+__all__ = ['COMMANDS', 'USER_ERRNOS', 'GRID_STAGES', 'UsageError', 'device_arg', 'build_parser', 'parse_args', 'one_line',
+           'is_user_error', 'main', 'cli_check', 'load_grid', 'cli_grid', 'cli_demo']
 
 # %% ../nbs/90_cli.ipynb #c4976054
-class UsageError(Exception):
+class UsageError(UserError):
     "A bad command-line argument; `main` prints it on one line and exits with status 2."
 
 class _Parser(argparse.ArgumentParser):
@@ -40,9 +40,24 @@ def _resumable_args(p, result: str, default_tag=None):
     p.add_argument('--resume', action='store_true',
                    help='with a directory --target: continue an unfinished run of the same manifest found there')
 
+def device_arg(text: str) -> str:
+    "An argparse `type`: `text` if it names a torch device this machine has (cpu, cuda, cuda:N, mps), else an error naming it."
+    import torch
+    try: device = torch.device(text)
+    except (RuntimeError, ValueError): raise argparse.ArgumentTypeError(f'{text!r} is not a torch device (cpu, cuda, cuda:N, mps)') from None
+    if device.type == 'cuda':
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0: raise argparse.ArgumentTypeError(f'{text!r}: this machine has no CUDA device')
+        if device.index is not None and device.index >= count:
+            raise argparse.ArgumentTypeError(f'{text!r}: this machine has {count} CUDA device(s), cuda:0 to cuda:{count - 1}')
+    elif device.type == 'mps':
+        if not torch.backends.mps.is_available(): raise argparse.ArgumentTypeError(f'{text!r}: MPS is not available on this machine')
+    elif device.type != 'cpu': raise argparse.ArgumentTypeError(f'{text!r}: use cpu, cuda, cuda:N or mps')
+    return text
+
 def _source_args(p):
     _resumable_args(p, 'snapshot')
-    p.add_argument('--device', default=None, help='torch device, e.g. cpu, cuda:0 (default: cuda if available)')
+    p.add_argument('--device', default=None, type=device_arg, help='torch device, e.g. cpu, cuda:0 (default: cuda if available)')
 
 def _vae_args(p): _resumable_args(p, 'checkpoint', default_tag='vae')
 def _markov_args(p): _resumable_args(p, 'model', default_tag='markov')
@@ -122,6 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog='markovdwp', description='Deep weight priors and the Markov DWP: the pipeline, stage by stage.',
                      epilog='Run `markovdwp COMMAND --help` for the arguments of a command.')
     parser.add_argument('--version', action='version', version=f'markovdwp_nb {__version__}')
+    parser.add_argument('--debug', action='store_true', help='print the traceback of any error (user errors are one line without it)')
     parser.add_argument('--allow-module', action='append', default=[], metavar='PREFIX',
                         help='let manifests name classes under this module prefix (e.g. mylab.models); repeatable')
     sub = parser.add_subparsers(dest='command', metavar='COMMAND', parser_class=_Parser)
@@ -144,44 +160,58 @@ def parse_args(argv) -> argparse.Namespace:
 
 # %% ../nbs/90_cli.ipynb #47f4e0ec
 def _handler(command: str):
-    "Import the function that runs `command`, or None when its stage is not in this version."
+    "Import the function that runs `command`."
     module_name, _, function = COMMANDS[command][2].partition(':')
-    try: module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name != module_name: raise
-        return None
-    return getattr(module, function, None)
+    return getattr(importlib.import_module(module_name), function)
 
-STAGE_KINDS = {'source': 'source', 'zoo': 'source', 'vae': 'vae', 'dwp': 'dwp', 'markov': 'markov'}
+# errors of the file system that are the user's to fix (the file, the disk, the permissions), not bugs
+USER_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOENT, errno.ENOTDIR, errno.EISDIR,
+               errno.EEXIST, errno.ENAMETOOLONG, errno.ELOOP, errno.EMFILE, errno.ENFILE, errno.EFBIG, errno.EIO, errno.ENOTEMPTY}
 
-def _not_landed(args) -> int:
-    if getattr(args, 'manifest', None):
-        load_manifest(args.manifest, kind=STAGE_KINDS.get(args.command), assignments=getattr(args, 'assignments', []))
-        print(f'markovdwp {args.command}: {args.manifest} is a valid manifest', file=sys.stderr)
-    raise UsageError(f'markovdwp {args.command}: this stage is not in markovdwp_nb {__version__} yet')
+def one_line(exc: BaseException) -> str:
+    "The message of `exc` as one line: `path: what` for a file-system error, its lines joined by '; ' otherwise."
+    if isinstance(exc, OSError) and exc.strerror and exc.filename is not None:
+        text = f'{exc.filename}: {exc.strerror}' + (f' ({exc.filename2})' if exc.filename2 else '')
+    else: text = str(exc) or type(exc).__name__
+    return '; '.join(line.strip() for line in text.splitlines() if line.strip())
+
+def is_user_error(exc: BaseException) -> bool:
+    "Is `exc` the user's to fix (a bad manifest, argument or file, a full disk) rather than a bug?"
+    return isinstance(exc, UserError) or (isinstance(exc, OSError) and (exc.errno is None or exc.errno in USER_ERRNOS))
+
+# fastai's import scripts functions with `torch.jit.script`, which this torch deprecates: noise a user cannot act on
+warnings.filterwarnings('ignore', message=r'`torch.jit.script` is deprecated', category=FutureWarning)
 
 def main(argv=None) -> int:
-    "The `markovdwp` console script: run the command in `argv`, return its exit status."
-    argv = sys.argv[1:] if argv is None else argv
+    """The `markovdwp` console script: run the command in `argv`, return its exit status: 0 done, 2 a user error (one line on
+    stderr naming the file, key or argument), 1 a bug (its traceback), 130 interrupted. `--debug` shows the traceback of any error."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = '--debug' in argv[:argv.index('--')] if '--' in argv else '--debug' in argv
     try:
         args = parse_args(argv)
         allow_modules(*args.allow_module)
-        handler = _handler(args.command)
-        status = handler(args) if handler is not None else _not_landed(args)
-        return int(status or 0)
-    except (UsageError, SpecError, FileExistsError, FileNotFoundError) as exc:
-        print(f'markovdwp: {exc}' if not str(exc).startswith('markovdwp') else str(exc), file=sys.stderr)
-        return 2
+        return int(_handler(args.command)(args) or 0)
     except KeyboardInterrupt:
         print('markovdwp: interrupted', file=sys.stderr)
         return 130
+    except Exception as exc:
+        if debug: traceback.print_exc()
+        if is_user_error(exc):
+            message = one_line(exc)
+            print(message if message.startswith('markovdwp') else f'markovdwp: {message}', file=sys.stderr)
+            return 2
+        if not debug: traceback.print_exc()
+        print(f'markovdwp: internal error ({type(exc).__name__}: {one_line(exc)}); this is a bug, please report it with the traceback above',
+              file=sys.stderr)
+        return 1
+
 
 # %% ../nbs/90_cli.ipynb #0a3e10f9
 def cli_check(args) -> int:
     "`markovdwp check MANIFEST`: validate and print the manifest a run would see."
-    manifest = load_manifest(args.manifest, kind=args.kind, assignments=args.assignments)
+    manifest = load_manifest(args.manifest, kind=args.kind, assignments=args.assignments)  # the validation every stage runs
     print(json.dumps(manifest, indent=2))
-    print(f'{args.manifest}: a valid {validate_manifest(manifest, args.kind)} manifest', file=sys.stderr)
+    print(f'{args.manifest}: a valid {args.kind or manifest_kind(manifest)} manifest', file=sys.stderr)
     return 0
 
 # %% ../nbs/90_cli.ipynb #735bd95b
@@ -220,7 +250,7 @@ def cli_grid(args) -> int:
     manifests = []
     for i, overrides in enumerate(runs):  # validate all before running any
         manifest = merge(base, overrides)
-        try: validate_manifest(manifest)
+        try: validate_manifest(manifest, stage)
         except SpecError as exc: raise SpecError(f'{args.grid}: run {i} ({json.dumps(overrides)}): {exc}') from None
         manifests.append(manifest)
     records = []

@@ -21,22 +21,21 @@ from fastai.data.core import DataLoaders
 from fastai.data.load import DataLoader
 from fastai.torch_core import default_device
 
-from .spec import RESAMPLING_KINDS, SpecError, from_spec, get_class, get_instance, qualname
+from .spec import FEED_KEYS, RESAMPLING_KINDS, SpecError, from_spec, get_class, get_instance, qualname
 
 # %% auto #0
 __all__ = ['AUGMENTATIONS', 'CIFAR10_FORMAT', 'CIFAR100_FORMAT', 'MNIST_FORMAT', 'FASHION_FORMAT', 'CIFAR10_NAMES', 'TINY_SHAPES',
-           'MNIST_FOLDERS', 'DIGITS_FORMAT', 'DEBIAN_FASHION_MNIST', 'FASHION_FILES', 'RESAMPLING_KEYS', 'FEED_KEYS',
-           'VALID_FEEDS', 'seed_from_string', 'check_random_state', 'resolve_size', 'subset_indices',
-           'stratified_indices', 'undersample_indices', 'take', 'LabelledSubset', 'ImageFormat', 'check_augmentation',
-           'image_transform', 'Py2Str', 'Py2Pickler', 'py2_dict', 'dump_py2_pickle', 'cifar_batch', 'write_cifar',
-           'idx_bytes', 'write_mnist', 'synthetic_images', 'write_tiny', 'md5_of', 'local_checksums',
-           'missing_files_error', 'StratifiedTrainSize', 'TorchvisionSplit', 'CIFARFiles', 'MNISTFiles',
-           'CIFAR10_Train', 'CIFAR10_Test', 'CIFAR100_Train', 'CIFAR100_Test', 'MNIST_Train', 'MNIST_Test',
-           'digits_28x28', 'digits_split', 'check_classes', 'relabel', 'DigitsSplit', 'Digits_Train', 'Digits_Test',
-           'data_root', 'gunzip_atomic', 'gz_folder', 'fashion_missing_error', 'fashion_mnist_root',
-           'FashionMNISTFiles', 'FashionMNIST_Train', 'FashionMNIST_Test', 'show_images', 'dataset_targets',
-           'source_dataset', 'resample_one', 'resample', 'build_dataset', 'get_datasets', 'feed_kwargs', 'build_feed',
-           'FullBatchLoader', 'get_dataloaders']
+           'MNIST_FOLDERS', 'DIGITS_FORMAT', 'DEBIAN_FASHION_MNIST', 'FASHION_FILES', 'RESAMPLING_KEYS', 'VALID_FEEDS',
+           'seed_from_string', 'check_random_state', 'resolve_size', 'subset_indices', 'stratified_indices',
+           'undersample_indices', 'take', 'LabelledSubset', 'ImageFormat', 'check_augmentation', 'image_transform',
+           'Py2Str', 'Py2Pickler', 'py2_dict', 'dump_py2_pickle', 'cifar_batch', 'write_cifar', 'idx_bytes',
+           'write_mnist', 'synthetic_images', 'write_tiny', 'md5_of', 'local_checksums', 'missing_files_error',
+           'StratifiedTrainSize', 'TorchvisionSplit', 'CIFARFiles', 'MNISTFiles', 'CIFAR10_Train', 'CIFAR10_Test',
+           'CIFAR100_Train', 'CIFAR100_Test', 'MNIST_Train', 'MNIST_Test', 'digits_28x28', 'digits_split',
+           'check_classes', 'relabel', 'DigitsSplit', 'Digits_Train', 'Digits_Test', 'data_root', 'gunzip_atomic',
+           'gz_folder', 'fashion_missing_error', 'fashion_mnist_root', 'FashionMNISTFiles', 'FashionMNIST_Train',
+           'FashionMNIST_Test', 'show_images', 'dataset_targets', 'source_dataset', 'resample_one', 'resample',
+           'build_dataset', 'get_datasets', 'feed_kwargs', 'build_feed', 'FullBatchLoader', 'get_dataloaders']
 
 # %% ../nbs/01_data.ipynb #74d870fb
 def seed_from_string(text: str) -> int:
@@ -560,9 +559,6 @@ def get_datasets(section: dict) -> dict:
     return {name: build_dataset(spec, f'dataset.{name}') for name, spec in section.items()}
 
 # %% ../nbs/01_data.ipynb #8ba74d63
-FEED_KEYS = {'batch_size': 'bs', 'bs': 'bs', 'shuffle': 'shuffle', 'num_workers': 'num_workers',
-             'pin_memory': 'pin_memory', 'drop_last': 'drop_last'}
-
 def feed_kwargs(feed: dict, where: str) -> dict:
     "The fastai `DataLoader` arguments of a feed's settings (torch names translated)."
     kwargs = {}

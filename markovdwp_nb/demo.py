@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from .spec import load_manifest, validate_manifest
+from .snapshot import is_snapshot_file, load_snapshot, read_torch_file
 from .source import train_source
 
 # %% auto #0
@@ -37,11 +38,11 @@ def demo_zoo(target: Path, n_models: int, epochs: int, log=print) -> list:
     paths = []
     for i in range(n_models):
         path = zoo/f'digits__{i:03d}.pt'
-        if path.exists() and torch.load(path, weights_only=True)['config'] == manifest:
+        if is_snapshot_file(path) and load_snapshot(path)['config'] == manifest:
             log(f'  model {i}: reusing {path}'); paths.append(path); continue
         start = time.time()
         _, path = train_source(manifest, target=path, seed=1000 + i, device='cpu')
-        history = torch.load(path, weights_only=True)['history']
+        history = load_snapshot(path)['history']
         log(f'  model {i}: {epochs} epochs in {time.time() - start:.0f}s, test accuracy on digits 0-4 {history[-1][2]:.3f} -> {path}')
         paths.append(path)
     return paths
@@ -90,7 +91,7 @@ def demo_vae_manifest(vault: Path, layer: str, kernel_size: int, epochs: int, n_
 
 def vae_trained_from(path: Path, manifest: dict) -> bool:
     "Whether the checkpoint at `path` was trained from `manifest` as given (its `config` holds the resolved `\"auto\"` scale)."
-    snapshot = torch.load(path, weights_only=True)
+    snapshot = read_torch_file(path, 'kernel VAE file')
     return snapshot.get('requested_config', snapshot['config']) == manifest
 
 def demo_vaes(target: Path, vault, epochs: int, log=print) -> dict:

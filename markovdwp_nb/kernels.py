@@ -15,7 +15,7 @@ from torch.utils.data import Dataset, default_collate
 from torch.utils.data._utils.collate import default_collate_fn_map
 
 from .spec import SpecError
-from .snapshot import SnapshotError, check_tag, conv_weights, iter_snapshots, load_snapshot
+from .snapshot import SnapshotError, check_tag, conv_weights, iter_snapshots, load_snapshot, writing_to
 
 # %% auto #0
 __all__ = ['META_NAME', 'META_KEYS', 'LAYER_KEYS', 'VAULT_PREFIX', 'DTYPES', 'CHUNK_BYTES', 'SLICINGS', 'KernelVaultError',
@@ -78,9 +78,10 @@ class VaultWriter:
     def __init__(self, target, force: bool = False):
         self.target, self.force, self.layers = Path(target).absolute(), force, {}
         check_target(self.target, force)
-        self.target.parent.mkdir(parents=True, exist_ok=True)
-        prefix = f'.{self.target.name}.tmp-{os.getpid()}-'
-        self.workdir = Path(tempfile.mkdtemp(dir=self.target.parent, prefix=prefix))
+        with writing_to(self.target):
+            self.target.parent.mkdir(parents=True, exist_ok=True)
+            prefix = f'.{self.target.name}.tmp-{os.getpid()}-'
+            self.workdir = Path(tempfile.mkdtemp(dir=self.target.parent, prefix=prefix))
 
     def __enter__(self): return self
     def __exit__(self, kind, value, traceback):
@@ -88,7 +89,7 @@ class VaultWriter:
 
     def open_layer(self, name: str, kernel_shape, dtype: str):
         "Start the binary file of layer `name`, whose kernels have `kernel_shape` and the vault dtype `dtype`."
-        descriptor, path = tempfile.mkstemp(dir=self.workdir, prefix='v', suffix='.bin')
+        with writing_to(self.target): descriptor, path = tempfile.mkstemp(dir=self.workdir, prefix='v', suffix='.bin')
         self.layers[name] = dict(file=os.fdopen(descriptor, 'wb'), vault=Path(path).name,
                                  kernel_shape=tuple(kernel_shape), dtype=dtype, n_models=0)
 
@@ -98,7 +99,7 @@ class VaultWriter:
         if tuple(kernels.shape[1:]) != layer['kernel_shape']:
             raise KernelVaultError(f'{self.target}: {name}: kernels of shape {list(kernels.shape[1:])} '
                                    f'appended to a layer of {list(layer["kernel_shape"])}')
-        layer['file'].write(np.ascontiguousarray(kernels, dtype=DTYPES[layer['dtype']]).data)
+        with writing_to(self.target): layer['file'].write(np.ascontiguousarray(kernels, dtype=DTYPES[layer['dtype']]).data)
         layer['n_models'] += len(kernels)
 
     def dataset(self) -> dict:
@@ -107,23 +108,29 @@ class VaultWriter:
                 for name, layer in self.layers.items()}
 
     def close(self):
-        for layer in self.layers.values():
-            if not layer['file'].closed:
-                layer['file'].flush(); os.fsync(layer['file'].fileno()); layer['file'].close()
+        "Flush the layer files to disk and close them; a write the file system refuses is a `TargetError` naming the vault."
+        with writing_to(self.target):
+            for layer in self.layers.values():
+                if not layer['file'].closed:
+                    layer['file'].flush(); os.fsync(layer['file'].fileno()); layer['file'].close()
 
     def commit(self, config, sources) -> Path:
         "Write `meta.json` with `config` and the `sources` of the kernels, then move the vault to its final name."
         self.close()
         if not self.layers: raise KernelVaultError(f'{self.target}: no convolution kernels to write')
         meta = {'dataset': self.dataset(), 'config': config, 'sources': [str(source) for source in sources]}
-        (self.workdir/META_NAME).write_text(json.dumps(meta, indent=2))
-        for path in self.workdir.iterdir(): path.chmod(0o644)
-        self.workdir.chmod(0o755)
-        return publish(self.workdir, self.target, self.force)
+        with writing_to(self.target):
+            with open(self.workdir/META_NAME, 'w') as file:
+                file.write(json.dumps(meta, indent=2)); file.flush(); os.fsync(file.fileno())
+            for path in self.workdir.iterdir(): path.chmod(0o644)
+            self.workdir.chmod(0o755)
+            return publish(self.workdir, self.target, self.force)
 
     def abort(self):
-        "Close the files and remove the temporary directory."
-        self.close()
+        "Close the files (a full disk may refuse their last bytes: no matter) and remove the temporary directory."
+        for layer in self.layers.values():
+            try: layer['file'].close()
+            except OSError: pass
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 # %% ../nbs/05_kernels.ipynb #519b2d4b
@@ -176,6 +183,10 @@ def collect_kernels(root, tag=None, force: bool = False) -> Path:
             loaded = _read_snapshot(path)
             if loaded is None: continue
             config, kernels = loaded
+            broken = [name for name, kernel in kernels.items() if not torch.isfinite(kernel).all()]
+            if broken:
+                warnings.warn(SkippedSnapshot(f'{path}: skipped, its kernels hold NaN or infinite values ({", ".join(broken)})'), stacklevel=2)
+                continue
             if first is None:
                 first, reference = path, (config, kernel_layout(kernels))
                 _open_layers(writer, path, kernels)
@@ -277,6 +288,7 @@ def read_meta(root) -> dict:
     if not meta_path.is_file(): raise FileNotFoundError(f'{meta_path}: missing; {root} is not a kernel vault')
     try: meta = json.loads(meta_path.read_text())
     except (ValueError, UnicodeDecodeError) as exc: raise KernelVaultError(f'{meta_path}: malformed JSON ({exc})') from None
+    except OSError as exc: raise KernelVaultError(f'{meta_path}: cannot read: {exc.strerror or exc}') from None
     if not isinstance(meta, dict) or not isinstance(meta.get('dataset'), dict) or not meta['dataset']:
         raise KernelVaultError(f'{meta_path}: expected an object whose "dataset" maps layer names to their specs')
     if not isinstance(meta.get('sources', []), list): raise KernelVaultError(f'{meta_path}: sources: expected a list')
@@ -292,13 +304,15 @@ def layer_spec(root, meta: dict, source: str) -> dict:
 # %% ../nbs/05_kernels.ipynb #449f7074
 class LayerMap:
     "A read-only memory map of one layer's kernels `[n_models, c_out, c_in, *kernel_size]`, opened lazily in each process."
-    def __init__(self, path, dtype, shape):
-        self.path, self.dtype, self.shape, self._array = Path(path), np.dtype(dtype), tuple(shape), None
+    def __init__(self, path, dtype, shape, name: str | None = None):
+        self.path, self.dtype, self.shape, self.name, self._array = Path(path), np.dtype(dtype), tuple(shape), name, None
 
     @property
     def array(self) -> np.ndarray:
         "The kernels as an array backed by the file (mapped on first use in this process)."
-        if self._array is None: self._array = np.asarray(np.memmap(self.path, dtype=self.dtype, mode='r', shape=self.shape))
+        if self._array is None:
+            try: self._array = np.asarray(np.memmap(self.path, dtype=self.dtype, mode='r', shape=self.shape))
+            except OSError as exc: raise KernelVaultError(f'{self.path}: cannot read: {exc.strerror or exc}') from None
         return self._array
 
     def __getstate__(self): return {**self.__dict__, '_array': None}
@@ -306,7 +320,7 @@ class LayerMap:
 def open_layer(root, meta: dict, source: str) -> LayerMap:
     "The memory map of layer `source` of the vault `root` (checked by `layer_spec`)."
     spec = layer_spec(root, meta, source)
-    return LayerMap(spec['path'], spec['dtype'], spec['shape'])
+    return LayerMap(spec['path'], spec['dtype'], spec['shape'], source)
 
 # %% ../nbs/05_kernels.ipynb #b6d32cde
 SLICINGS = {'m': (0,), 'mo': (0, 1), 'mi': (0, 2), 'mio': (0, 1, 2)}
@@ -326,14 +340,21 @@ def event_dims(dims, ndim: int) -> tuple:
     return tuple(d for d in range(ndim) if d not in dims)
 
 def kept_items(layer: LayerMap, dims, min_norm: float) -> np.ndarray:
-    "Grid numbers of the items of `layer` sliced by `dims` whose L2 norm is >= `min_norm`, scanned a chunk of models at a time."
+    """Grid numbers of the items of `layer` sliced by `dims` whose L2 norm is >= `min_norm`, scanned a chunk of models at a time;
+    `KernelVaultError` naming the vault file and counting them when any item holds a NaN or an infinite value."""
     shape, axes = layer.shape, event_dims(dims, len(layer.shape))
     items_per_model = int(np.prod([shape[d] for d in dims[1:]]))
-    step, kept = models_per_chunk(int(np.prod(shape[1:])) * layer.dtype.itemsize), []
+    step, kept, n_broken = models_per_chunk(int(np.prod(shape[1:])) * layer.dtype.itemsize), [], 0
     for start in range(0, shape[0], step):
         block = torch.from_numpy(np.array(layer.array[start:start + step]))
+        finite = torch.isfinite(block).all(dim=axes).numpy()
+        n_broken += int(finite.size - finite.sum())
         norms = torch.linalg.vector_norm(block, dim=axes).numpy()
-        kept.append(np.flatnonzero(norms >= min_norm) + start * items_per_model)
+        kept.append(np.flatnonzero(finite & (norms >= min_norm)) + start * items_per_model)
+    if n_broken:
+        of = f' of layer {layer.name}' if layer.name else ''
+        raise KernelVaultError(f'{layer.path}: {n_broken} of {shape[0] * items_per_model} slices{of} hold NaN or infinite values; '
+                               'a kernel vault must hold finite kernels (was a diverged model collected?)')
     return np.concatenate(kept).astype(np.int64)
 
 def gather_items(array: np.ndarray, dims, items: np.ndarray) -> np.ndarray:

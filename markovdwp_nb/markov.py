@@ -26,8 +26,8 @@ from .data import get_dataloaders
 from .snapshot import make_snapshot, normalize_snapshot, read_torch_file, write_atomically
 from .kernels import open_layer, read_meta
 from .vae import kernel_nets, kernel_vae
-from .source import FailOnNaN, LinearLRDecay, fix_randomness, read_checkpoint, resolve_target, trainer_settings
-from .vae_train import (LossTerms, checkpoint_every_epoch, discard_failed, diverged_as_error, epoch_history,
+from .source import FailOnNaN, LinearLRDecay, fix_randomness, read_checkpoint, resolve_target, run_guard, trainer_settings
+from .vae_train import (LossTerms, checkpoint_every_epoch, diverged_as_error, epoch_history,
                                     epoch_summary, fixed_draws, load_vae, wandb_logging, wandb_mode)
 from .priors import KINDS, KernelPrior, _check_draws, gaussian_entropy
 
@@ -412,9 +412,9 @@ def train_markov(manifest: dict, target=None, seed=None, cbs=(), device=None, ta
     mode = wandb_mode(manifest['options'])
     path, ckpt = resolve_target(target, manifest, tag, resume, what='Markov DWP')
     reserved = path is not None and path.exists() and path.stat().st_size == 0
-    earlier = read_checkpoint(ckpt, manifest)
     run = None
-    try:
+    with run_guard(path, ckpt, reserved):
+        earlier = read_checkpoint(ckpt, manifest)
         seed_used = fix_randomness(seed) if earlier is None else earlier['seed']
         dls = markov_dataloaders(manifest, device)
         model = model_from_manifest(manifest, dls.train.dataset)
@@ -431,9 +431,6 @@ def train_markov(manifest: dict, target=None, seed=None, cbs=(), device=None, ta
                                          model_config=model_config(model), held_out=held_out)
                 write_atomically(snapshot, path, reserved=reserved)
                 ckpt.unlink(missing_ok=True)
-    except BaseException as exc:
-        discard_failed(exc, ckpt, path, reserved)
-        raise
     if path is None: warnings.warn('no target: the trained Markov DWP is not saved')
     model.history, model.held_out, model.start_epoch = history, held_out, start_epoch
     model.wandb_dir = None if run is None else str(Path(run.dir).parent)

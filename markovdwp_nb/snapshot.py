@@ -5,7 +5,7 @@
 # %% ../nbs/03_snapshot.ipynb #d8392b4e
 from __future__ import annotations
 
-import gzip, io, os, pickle, re, secrets, string, tempfile, time
+import contextlib, gzip, io, os, pickle, re, secrets, string, tempfile, time, warnings
 from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
@@ -13,13 +13,14 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .spec import SpecError, get_instance
+from .spec import SpecError, UserError, get_instance
 
 # %% auto #0
-__all__ = ['SNAPSHOT_FORMAT', 'SEED_FORMAT', 'DTTM_FORMAT', 'SUFFIXES', 'SNAPSHOT_KEYS', 'GZIP_MAGIC', 'SnapshotError',
-           'plain_value', 'plain_config', 'plain_state', 'make_snapshot', 'random_name', 'check_tag', 'unique_path',
-           'write_atomically', 'save_snapshot', 'normalize_snapshot', 'read_torch_file', 'load_snapshot',
-           'is_snapshot_file', 'iter_snapshots', 'model_from_snapshot', 'conv_weights']
+__all__ = ['SNAPSHOT_FORMAT', 'SEED_FORMAT', 'DTTM_FORMAT', 'SUFFIXES', 'SNAPSHOT_KEYS', 'GZIP_MAGIC', 'KeepsMessage',
+           'SnapshotError', 'MissingFileError', 'TargetError', 'plain_value', 'plain_config', 'plain_state',
+           'make_snapshot', 'cannot_write', 'writing_to', 'check_writable', 'random_name', 'check_tag', 'unique_path',
+           'write_bytes_atomically', 'write_atomically', 'save_snapshot', 'normalize_snapshot', 'read_torch_file',
+           'load_snapshot', 'is_snapshot_file', 'iter_snapshots', 'model_from_snapshot', 'conv_weights']
 
 # %% ../nbs/03_snapshot.ipynb #c5802b39
 SNAPSHOT_FORMAT = 'markovdwp_nb.snapshot/1'
@@ -27,8 +28,22 @@ SEED_FORMAT = 'markovdwp'  # the `format` given to snapshots of the original pro
 DTTM_FORMAT = '%Y%m%d %H%M%S'
 SUFFIXES = ('.pt', '.gz')
 
-class SnapshotError(ValueError):
-    "A file that is not a usable snapshot; the message names the file."
+class KeepsMessage:
+    """Mixin for an exception whose `str` stays the message it was raised with, although fastai rewrites the `args` of an
+    exception raised in a callback ("Exception occured in `EpochCheckpoint` when calling event `after_epoch`: ...")."""
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.message = str(args[0]) if args else ''
+    def __str__(self): return self.message
+
+class SnapshotError(KeepsMessage, UserError, ValueError):
+    "A file that is not a usable snapshot (or checkpoint, or torch file at all); the message names the file and says what is wrong."
+
+class MissingFileError(KeepsMessage, UserError, FileNotFoundError):
+    "A file that is not there; the message names it."
+
+class TargetError(KeepsMessage, UserError, OSError):
+    "A file or directory that cannot be written (read-only, full, in use by another run); the message names it."
 
 # %% ../nbs/03_snapshot.ipynb #301c05b3
 _SCALARS = (bool, int, float, str)
@@ -87,6 +102,43 @@ def make_snapshot(*, config: dict, state: Mapping, seed=None, **extra) -> dict:
             'config': plain_config(config), 'state': plain_state(state),
             **{key: plain_value(value, key) for key, value in extra.items()}}
 
+# %% ../nbs/03_snapshot.ipynb #450090fa
+def _first_sentence(text: str) -> str:
+    "The first sentence of the first line of `text` (torch's messages go on with advice)."
+    line = (text.strip().splitlines() or [''])[0]
+    return line.split('. ', 1)[0].rstrip('.')
+
+def _reason(exc: BaseException) -> str:
+    "What went wrong, in a few words: an `OSError`'s `strerror` ('No space left on device'), else the first sentence of the message."
+    if isinstance(exc, OSError) and exc.strerror: return exc.strerror
+    return _first_sentence(str(exc)) or type(exc).__name__
+
+def cannot_write(target, exc: BaseException) -> TargetError:
+    "The `TargetError` '<target>: cannot write: <reason>' for the error `exc` met while writing `target`."
+    return TargetError(f'{target}: cannot write: {_reason(exc)}')
+
+@contextlib.contextmanager
+def writing_to(target):
+    "Turn an `OSError` raised by the writes in this block into a one-line `TargetError` naming `target`."
+    try: yield
+    except (TargetError, FileExistsError): raise
+    except OSError as exc: raise cannot_write(target, exc) from None
+
+def _remove(path: Path):
+    "Remove the file `path` if it is there; ignore a file system that refuses (the error being reported matters more)."
+    try: Path(path).unlink(missing_ok=True)
+    except OSError: pass
+
+def check_writable(directory, target=None):
+    "Raise `TargetError` naming `target` (default: `directory`) unless a file can be created, written and removed in `directory`."
+    directory = Path(directory)
+    with writing_to(directory if target is None else target):
+        descriptor, probe = tempfile.mkstemp(dir=directory, prefix='.probe-', suffix='.tmp')
+        try: os.write(descriptor, b'markovdwp_nb: can this directory be written?\n')
+        finally:
+            os.close(descriptor)
+            _remove(probe)
+
 # %% ../nbs/03_snapshot.ipynb #3ffd95fc
 _NAME_LETTERS = string.ascii_lowercase + string.digits
 
@@ -108,15 +160,16 @@ def unique_path(directory, tag=None, suffix: str = '.pt') -> Path:
     prefix = f'{tag}__' if tag else ''
     for attempt in range(100):
         path = directory/f'{prefix}{random_name()}{suffix}'
-        try: os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+        try:
+            with writing_to(directory): os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
         except FileExistsError: continue
         return path
     raise FileExistsError(f'{directory}: found no free name for tag {tag!r} in 100 attempts')
 
 # %% ../nbs/03_snapshot.ipynb #53e9310f
-def _publish(temporary: Path, target: Path, reserved: bool):
-    "Give `temporary` the name `target`: replace the reservation, or link without ever overwriting."
-    if reserved: return os.replace(temporary, target)
+def _publish(temporary: Path, target: Path, replace: bool):
+    "Give `temporary` the name `target`: replace it (a reservation, or a file to overwrite), or link without ever overwriting."
+    if replace: return os.replace(temporary, target)
     try: os.link(temporary, target)
     except FileExistsError: raise FileExistsError(f'{target}: already exists; a snapshot is never overwritten') from None
     except OSError:  # no hard links on this file system
@@ -124,21 +177,36 @@ def _publish(temporary: Path, target: Path, reserved: bool):
         return os.replace(temporary, target)
     temporary.unlink()
 
-def write_atomically(obj, target, reserved: bool = False) -> Path:
-    "`torch.save` `obj` to `target` through a temporary file in the same directory; on failure leave nothing behind."
-    target = Path(target)
-    descriptor, temporary = tempfile.mkstemp(dir=target.parent, prefix=f'.{target.name}.', suffix='.tmp')
-    temporary = Path(temporary)
+def write_bytes_atomically(data, target, reserved: bool = False, overwrite: bool = False) -> Path:
+    """Write the bytes `data` to `target` through a temporary file in the same directory, never over an existing file unless
+    it is the empty reservation (`reserved`) or `overwrite`; on failure leave nothing behind (the reservation removed, an
+    overwritten file as it was) and raise a `TargetError` naming `target` for a failed write (full disk, read-only file system)."""
+    target, temporary = Path(target), None
     try:
-        with os.fdopen(descriptor, 'wb') as file:
-            torch.save(obj, file)
-            file.flush(); os.fsync(file.fileno())
-        _publish(temporary, target, reserved)
+        with writing_to(target):
+            descriptor, temporary = tempfile.mkstemp(dir=target.parent, prefix=f'.{target.name}.', suffix='.tmp')
+            temporary = Path(temporary)
+            with os.fdopen(descriptor, 'wb') as file:
+                file.write(data)
+                file.flush(); os.fsync(file.fileno())
+            _publish(temporary, target, reserved or overwrite)
     except BaseException:
-        temporary.unlink(missing_ok=True)
-        if reserved: target.unlink(missing_ok=True)
+        if temporary is not None: _remove(temporary)
+        if reserved: _remove(target)
         raise
     return target
+
+def write_atomically(obj, target, reserved: bool = False, overwrite: bool = False) -> Path:
+    """`torch.save` `obj` to `target` atomically (`write_bytes_atomically`). The object is serialised in memory first, so
+    that a full disk shows as the file system's error, not as the zip writer's ('unexpected pos')."""
+    target = Path(target)
+    try:
+        buffer = io.BytesIO()
+        with writing_to(target): torch.save(obj, buffer)
+    except BaseException:
+        if reserved: _remove(target)
+        raise
+    return write_bytes_atomically(buffer.getbuffer(), target, reserved, overwrite)
 
 # %% ../nbs/03_snapshot.ipynb #8d27a86e
 def save_snapshot(path, *, config: dict, state: Mapping, seed=None, tag=None, **extra) -> Path:
@@ -158,20 +226,29 @@ def _read_payload(path: Path):
     if not is_gzip: return path
     try:
         with gzip.open(path, 'rb') as file: return io.BytesIO(file.read())
-    except (OSError, EOFError) as exc: raise SnapshotError(f'{path}: a damaged gzip file ({exc})') from None
+    except (OSError, EOFError) as exc: raise SnapshotError(f'{path}: a damaged gzip file ({_reason(exc)})') from None
 
 _re_global = re.compile(r'GLOBAL (\S+) was not an allowed global')
 
-def _torch_load(path: Path):
-    "`torch.load(path, weights_only=True)` onto the CPU, with errors that name `path`."
-    try: return torch.load(_read_payload(path), map_location='cpu', weights_only=True)
-    except SnapshotError: raise
+def _torch_load(path: Path, what: str = 'file'):
+    "`torch.load(path, weights_only=True)` onto the CPU; any failure is a one-line `SnapshotError` naming `path` and saying what is wrong."
+    try:
+        if path.stat().st_size == 0: raise SnapshotError(f'{path}: an empty file (0 bytes), not a {what}')
+        payload = _read_payload(path)
+    except OSError as exc: raise SnapshotError(f'{path}: cannot read: {_reason(exc)}') from None
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings('ignore', message='.*pickle protocol')  # torch's note on files pickled by plain pickle
+            return torch.load(payload, map_location='cpu', weights_only=True)
+    except EOFError: raise SnapshotError(f'{path}: not a torch file (truncated: it ends too early)') from None
     except pickle.UnpicklingError as exc:
         code = _re_global.search(str(exc))
         if code is None: raise SnapshotError(f'{path}: not a torch file (unpickling failed)') from None
         raise SnapshotError(f'{path}: needs pickled code to load ({code.group(1)}), '
                             'which is refused (weights_only=True)') from None
-    except Exception as exc: raise SnapshotError(f'{path}: not a torch file ({type(exc).__name__}: {exc})') from None
+    except (RuntimeError, OSError) as exc:  # torch's zip reader: a truncated file may give EINVAL
+        raise SnapshotError(f'{path}: not a torch file (damaged or truncated: {_reason(exc)})') from None
+    except Exception as exc: raise SnapshotError(f'{path}: not a torch file ({type(exc).__name__}: {_reason(exc)})') from None
 
 # %% ../nbs/03_snapshot.ipynb #756b5ee3
 _SEED_KEYS = {'__dttm__': 'dttm', '__seed__': 'seed'}
@@ -189,10 +266,13 @@ def normalize_snapshot(data, path) -> dict:
     return data
 
 def read_torch_file(path, what: str = 'file'):
-    "The object in the torch file at `path` (gzip-compressed or not), on the CPU, without pickled code; errors name `path`."
+    """The object in the torch file at `path` (gzip-compressed or not), on the CPU, without pickled code. The one reader of every
+    snapshot, checkpoint and model file: any failure is a one-line `UserError` that names `path` (`what` says what it should be)."""
     path = Path(path)
-    if not path.is_file(): raise FileNotFoundError(f'{path}: no such {what}')
-    return _torch_load(path)
+    if path.is_dir(): raise SnapshotError(f'{path}: a directory, not a {what}')
+    if not path.exists(): raise MissingFileError(f'{path}: no such {what}')
+    if not path.is_file(): raise SnapshotError(f'{path}: not a regular file, so not a {what}')
+    return _torch_load(path, what)
 
 def load_snapshot(path) -> dict:
     "Load the snapshot at `path` (this package's or the original MarkovDWP's gzip format) onto the CPU, without pickled code."

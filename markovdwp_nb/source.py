@@ -5,7 +5,8 @@
 # %% ../nbs/04_source.ipynb #a1cfae59
 from __future__ import annotations
 
-import json, os, random, sys, time, warnings
+import contextlib, fcntl, json, os, random, sys, time, warnings
+from collections.abc import Mapping
 from functools import partial
 from pathlib import Path
 
@@ -21,14 +22,17 @@ from fastai.optimizer import Adam
 from fastai.torch_core import default_device
 from fastcore.foundation import L
 
-from .spec import SpecError, fix_randomness, get_instance, load_manifest, propagate
+from .spec import (SpecError, UserError, check_keys, check_trainer, fix_randomness, get_instance, load_manifest, propagate,
+                               stage_check)
 from .data import get_dataloaders
-from .snapshot import make_snapshot, unique_path, write_atomically
+from .snapshot import (KeepsMessage, SnapshotError, TargetError, check_writable, load_snapshot, make_snapshot, read_torch_file,
+                                   unique_path, write_atomically, writing_to)
 
 # %% auto #0
-__all__ = ['TRAINER_KEYS', 'IGNORED_TRAINER_KEYS', 'l2_terms', 'coef_value', 'WeightedPenalty', 'RecorderColumns',
-           'LinearLRDecay', 'FailOnNaN', 'recorder_row', 'EpochCheckpoint', 'restore_checkpoint', 'trainer_settings',
-           'source_learner', 'resolve_target', 'read_checkpoint', 'train_source', 'cli_source']
+__all__ = ['CHECKPOINT_KEYS', 'trainer_settings', 'SOURCE_OPTIONS', 'l2_terms', 'coef_value', 'WeightedPenalty',
+           'RecorderColumns', 'LinearLRDecay', 'DivergedError', 'FailOnNaN', 'recorder_row', 'EpochCheckpoint',
+           'check_checkpoint', 'restore_checkpoint', 'check_source_manifest', 'source_learner', 'resolve_target',
+           'TargetInUseError', 'lock_holder', 'RunLock', 'run_guard', 'read_checkpoint', 'train_source', 'cli_source']
 
 # %% ../nbs/04_source.ipynb #e723cfb0
 def l2_terms(model: nn.Module, prefix: str = 'model.l2_norm') -> dict:
@@ -93,14 +97,30 @@ class LinearLRDecay(Callback):
         progress = (self.epoch + self.iter / max(self.n_iter, 1)) / self.n_epoch
         self.opt.set_hyper('lr', self.lr * max(0.0, 1.0 - progress))
 
+class DivergedError(KeepsMessage, UserError, FloatingPointError):
+    "A training run whose loss became non-finite or exploded; the message names the epoch and batch and what to try."
+
 class FailOnNaN(Callback):
-    "Raise `FloatingPointError` when a training loss is not finite."
+    """Raise `DivergedError` when a training loss is not finite, or has exploded: its magnitude above
+    `max(floor, factor * |first training loss of the fit|)` (10^6, or 10^4 times the first loss)."""
     order = 20
-    def __init__(self, where: str = 'training'): self.where = where
+    def __init__(self, where: str = 'training', factor: float = 1e4, floor: float = 1e6):
+        self.where, self.factor, self.floor, self.first = where, factor, floor, None
+
+    def before_fit(self): self.first = None
+
     def after_loss(self):
-        if self.training and not torch.isfinite(self.learn.loss_grad).all():
-            raise FloatingPointError(f'{self.where}: the loss is {self.learn.loss_grad.item()} at epoch {self.epoch}, '
-                                     f'batch {self.iter}; nothing was saved (try a lower options.lr)')
+        if not self.training: return
+        loss, at = self.learn.loss_grad.detach(), f'at epoch {self.epoch}, batch {self.iter}'
+        if not torch.isfinite(loss).all():
+            value = loss.item() if loss.numel() == 1 else 'not finite'
+            raise DivergedError(f'{self.where}: the loss is {value} {at}: the run diverged (try a lower options.lr)')
+        size = float(loss.abs().max())
+        if self.first is None: self.first = size
+        limit = max(self.floor, self.factor * self.first)
+        if size > limit:
+            raise DivergedError(f'{self.where}: the loss is {size:.4g} {at}, more than {limit:.3g} = max({self.floor:.0e}, '
+                                f'{self.factor:.0e} x the first loss {self.first:.4g}): the run diverged (try a lower options.lr)')
 
 # %% ../nbs/04_source.ipynb #9776e111
 def _rng_states(learn) -> dict:
@@ -130,12 +150,8 @@ def _opt_state(opt) -> dict:
     return {'state': [dict(s) for s in sd['state']], 'hypers': [{k: _plain(v) for k, v in h.items()} for h in sd['hypers']]}
 
 def _atomic_save(obj, path: Path):
-    tmp = path.with_name(f'.{path.name}.tmp{os.getpid()}')
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists(): tmp.unlink()
+    "Replace the checkpoint `path` atomically: a failed write (full disk: `TargetError`) leaves the previous one as it was."
+    write_atomically(obj, path, overwrite=True)
 
 def recorder_row(learn) -> list:
     "The recorder's values of the epoch that just ended (train loss, valid loss, metrics), as floats."
@@ -170,9 +186,18 @@ class EpochCheckpoint(Callback):
                       'config': self.config, 'seed': self.seed, 'history': self.history,
                       **(self.extra(self.learn) if self.extra else {})}, self.path)
 
+CHECKPOINT_KEYS = ('epoch', 'model', 'opt', 'rng', 'config', 'history')
+
+def check_checkpoint(data, path) -> dict:
+    "`data` (loaded from `path`) if it is a checkpoint `EpochCheckpoint` wrote; `SnapshotError` naming `path` otherwise."
+    if not isinstance(data, dict): raise SnapshotError(f'{path}: not a checkpoint (holds a {type(data).__qualname__}, not a dict)')
+    missing = [key for key in CHECKPOINT_KEYS if key not in data]
+    if missing: raise SnapshotError(f'{path}: not a checkpoint (missing keys {", ".join(missing)})')
+    return data
+
 def restore_checkpoint(learn, path) -> int:
-    "Load the checkpoint at `path` into `learn` (model, optimiser, random states); return the epoch to start at."
-    ckpt = torch.load(path, weights_only=True, map_location='cpu')
+    "Load the checkpoint at `path` (or the checkpoint dict `read_checkpoint` returned) into `learn`; return the epoch to start at."
+    ckpt = path if isinstance(path, Mapping) else check_checkpoint(read_torch_file(path, 'checkpoint'), path)
     learn.model.load_state_dict(ckpt['model'])
     if learn.opt is None: learn.create_opt()
     learn.opt.load_state_dict({'state': ckpt['opt']['state'], 'hypers': L(ckpt['opt']['hypers'])})
@@ -180,18 +205,15 @@ def restore_checkpoint(learn, path) -> int:
     return ckpt['epoch'] + 1
 
 # %% ../nbs/04_source.ipynb #c1e4db12
-TRAINER_KEYS = {'max_epochs', 'gradient_clip_val'}
-IGNORED_TRAINER_KEYS = {'track_grad_norm', 'val_check_interval', 'resume_from_checkpoint', 'gpus'}
+trainer_settings = check_trainer  # every stage reads its `trainer` section through the one check in `spec`
+SOURCE_OPTIONS = ('lr', 'coef')
 
-def trainer_settings(trainer: dict) -> tuple:
-    "Check the manifest's `trainer` section; return (max_epochs, gradient clip norm, 0 for none). Every stage's trainer reads it."
-    unknown = set(trainer) - TRAINER_KEYS - IGNORED_TRAINER_KEYS
-    if unknown: raise SpecError(f'trainer.{sorted(unknown)[0]}: unknown setting (known: {", ".join(sorted(TRAINER_KEYS))})')
-    max_epochs = trainer.get('max_epochs')
-    if not isinstance(max_epochs, int) or isinstance(max_epochs, bool) or max_epochs < 1:
-        raise SpecError(f'trainer.max_epochs: expected a positive int, got {max_epochs!r}')
-    clip = trainer.get('gradient_clip_val') or 0.0
-    return max_epochs, float(clip)
+@stage_check('source')
+def check_source_manifest(manifest: dict):
+    "The source stage's own checks (run by `validate_manifest`, so by `markovdwp check` too): its options, `lr` required."
+    options = manifest['options']
+    check_keys(options, SOURCE_OPTIONS, 'options', 'option of the source stage')
+    if 'lr' not in options: raise SpecError('options.lr: missing')
 
 def source_learner(manifest: dict, device=None, where: str = 'manifest') -> Learner:
     "The fastai `Learner` of a source manifest: model, data, loss with penalties, Adam, LR decay, NaN guard."
@@ -208,11 +230,12 @@ def source_learner(manifest: dict, device=None, where: str = 'manifest') -> Lear
 
 # %% ../nbs/04_source.ipynb #9c19b983
 def _resumable(directory: Path, manifest: dict):
-    "An unfinished checkpoint in `directory` whose manifest is `manifest`, or None."
+    "An unfinished checkpoint in `directory` whose manifest is `manifest` and that no live run holds, or None (unreadable ones are skipped)."
     for ckpt in sorted(directory.glob('*.ckpt')):
-        try: config = torch.load(ckpt, weights_only=True, map_location='cpu').get('config')
-        except Exception: continue
-        if config == manifest: return ckpt
+        if lock_holder(ckpt) is not None: continue
+        try: data = read_torch_file(ckpt, 'checkpoint')
+        except (UserError, OSError): continue
+        if isinstance(data, dict) and data.get('config') == manifest: return ckpt
     return None
 
 def resolve_target(target, manifest: dict, tag: str | None = None, resume: bool = False, what: str = 'snapshot'):
@@ -227,14 +250,107 @@ def resolve_target(target, manifest: dict, tag: str | None = None, resume: bool 
     ckpt = target.with_name(target.name + '.ckpt')
     if target.exists() and not (ckpt.exists() and target.stat().st_size == 0):
         raise FileExistsError(f'{target}: already exists; a {what} is never overwritten')
-    target.parent.mkdir(parents=True, exist_ok=True)
+    with writing_to(target): target.parent.mkdir(parents=True, exist_ok=True)
     return target, ckpt
+
+# %% ../nbs/04_source.ipynb #f9b01d34
+class TargetInUseError(TargetError):
+    "A target whose checkpoint another live run holds; the message names the target and that run's process id."
+
+def _lock_path(ckpt) -> Path: return Path(ckpt).with_name(Path(ckpt).name + '.lock')
+
+def _holder(descriptor: int) -> str:
+    "The process id written in an open lock file, or '?'."
+    try: return os.pread(descriptor, 32, 0).decode().strip() or '?'
+    except (OSError, UnicodeDecodeError): return '?'
+
+def lock_holder(ckpt) -> str | None:
+    "The process id (as text) of the live run that holds the lock of the checkpoint `ckpt`, or None when none does."
+    try: descriptor = os.open(_lock_path(ckpt), os.O_RDONLY)
+    except OSError: return None
+    try:
+        try: fcntl.flock(descriptor, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError: return _holder(descriptor)
+        fcntl.flock(descriptor, fcntl.LOCK_UN)
+        return None
+    finally: os.close(descriptor)
+
+class RunLock:
+    "An exclusive `flock` on `<ckpt>.lock`, which holds this process's id: one run at a time per checkpoint. Errors name `target`."
+    def __init__(self, ckpt, target=None):
+        self.path, self.target, self.descriptor = _lock_path(ckpt), target or Path(ckpt), None
+
+    def acquire(self):
+        with writing_to(self.target):
+            for _ in range(100):
+                descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+                try: fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    pid = _holder(descriptor)
+                    os.close(descriptor)
+                    raise TargetInUseError(f'{self.target}: another run is using it (pid {pid})') from None
+                try: current = os.fstat(descriptor).st_ino == os.stat(self.path).st_ino
+                except FileNotFoundError: current = False
+                if not current:  # its last holder removed it between our open and our lock: lock the file there now
+                    os.close(descriptor); continue
+                try: os.ftruncate(descriptor, 0); os.pwrite(descriptor, f'{os.getpid()}\n'.encode(), 0)
+                except BaseException:
+                    self.descriptor = descriptor; self.release(); raise
+                self.descriptor = descriptor
+                return self
+        raise TargetError(f'{self.target}: cannot lock {self.path}')
+
+    def release(self):
+        "Remove the lock file and unlock it (in this order: whoever opens it next finds a new file)."
+        if self.descriptor is None: return
+        try: self.path.unlink(missing_ok=True)
+        except OSError: pass
+        os.close(self.descriptor)
+        self.descriptor = None
+
+    def __enter__(self): return self.acquire()
+    def __exit__(self, *exc): self.release()
+
+def _remove_reservation(path: Path):
+    "Remove `path` if it is still the empty file `unique_path` created (ignoring a file system that refuses)."
+    try:
+        if path.is_file() and path.stat().st_size == 0: path.unlink()
+    except OSError: pass
+
+@contextlib.contextmanager
+def run_guard(path, ckpt, reserved: bool = False, target=None):
+    """Guard a training run that writes its result to `path` and its checkpoint to `ckpt` (no target, `path` None: nothing to
+    guard). Before the run: check that `path`'s directory can be written (`TargetError` naming it) and lock `ckpt` against other
+    runs (`TargetInUseError` naming `target`, default `path`). On a failure of any kind: remove the empty file `reserved` for
+    `path` unless an unfinished checkpoint remains; a `DivergedError` keeps the last good epoch's checkpoint and says where it
+    is. The lock goes when the run ends."""
+    if path is None:
+        yield
+        return
+    path = Path(path)
+    target = Path(target) if target is not None else path
+    lock = RunLock(ckpt if ckpt is not None else path, target)
+    try:
+        check_writable(path.parent)
+        lock.acquire()
+        yield
+    except TargetInUseError: raise  # another run's target: nothing here is this run's to clean up
+    except BaseException as exc:
+        unfinished = ckpt is not None and Path(ckpt).exists()
+        if reserved and not unfinished: _remove_reservation(path)
+        if isinstance(exc, DivergedError):
+            kept = f'the checkpoint of the last good epoch is kept at {ckpt}' if unfinished else 'nothing was saved'
+            raise DivergedError(f'{exc}; {kept}') from None
+        raise
+    finally: lock.release()
 
 # %% ../nbs/04_source.ipynb #296ad672
 def read_checkpoint(ckpt, manifest: dict) -> dict | None:
-    "The unfinished run's checkpoint at `ckpt` (None when there is none); a `SpecError` when it is a run of another manifest."
-    if ckpt is None or not Path(ckpt).exists(): return None
-    earlier = torch.load(ckpt, weights_only=True, map_location='cpu')
+    """The unfinished run's checkpoint at `ckpt` (None when there is none); a `SpecError` when it is a run of another manifest,
+    a `SnapshotError` when it cannot be read."""
+    if ckpt is None or not (Path(ckpt).exists() or Path(ckpt).is_symlink()): return None
+    try: earlier = check_checkpoint(read_torch_file(ckpt, 'checkpoint'), ckpt)
+    except SnapshotError as exc: raise SnapshotError(f'{exc}; remove it or choose another --target') from None
     if earlier.get('config') != manifest:
         raise SpecError(f'{ckpt}: an unfinished run of a different manifest; remove it or choose another --target')
     return earlier
@@ -243,23 +359,23 @@ def train_source(manifest: dict, target=None, seed=None, tag: str | None = None,
                  resume: bool = False, where: str = 'manifest', cbs=()):
     "Train the source model of `manifest` (plus callbacks `cbs`); save its snapshot to `target`. Returns (model, path or None)."
     path, ckpt = resolve_target(target, manifest, tag, resume)
-    start_epoch, seed_used = 0, fix_randomness(seed)
-    earlier = read_checkpoint(ckpt, manifest)
-    if earlier is not None: seed_used = earlier.get('seed', seed_used)
-    learn = source_learner(manifest, device, where)
-    learn.add_cbs(cbs)
-    if earlier is not None: start_epoch = restore_checkpoint(learn, ckpt)
-    if ckpt is not None: learn.add_cb(EpochCheckpoint(ckpt, config=manifest, seed=seed_used, resume_from=earlier))
-    max_epochs, _ = trainer_settings(manifest['trainer'])
-    if start_epoch < max_epochs: learn.fit(max_epochs, start_epoch=start_epoch)
-    history = learn.epoch_checkpoint.history if ckpt is not None else [list(map(float, v)) for v in learn.recorder.values]
-    model = learn.model.cpu().eval()
-    if path is None:
-        warnings.warn('no target: the trained model is not saved')
-        return model, None
-    reserved = path.exists() and path.stat().st_size == 0  # the name `unique_path` reserved for this run
-    write_atomically(make_snapshot(config=manifest, state=model.state_dict(), seed=seed_used, history=history), path, reserved=reserved)
-    if ckpt.exists(): ckpt.unlink()
+    reserved = path is not None and path.exists() and path.stat().st_size == 0  # the name `unique_path` reserved for this run
+    with run_guard(path, ckpt, reserved):
+        start_epoch, seed_used = 0, fix_randomness(seed)
+        earlier = read_checkpoint(ckpt, manifest)
+        if earlier is not None: seed_used = earlier.get('seed', seed_used)
+        learn = source_learner(manifest, device, where)
+        learn.add_cbs(cbs)
+        if earlier is not None: start_epoch = restore_checkpoint(learn, earlier)
+        if ckpt is not None: learn.add_cb(EpochCheckpoint(ckpt, config=manifest, seed=seed_used, resume_from=earlier))
+        max_epochs, _ = trainer_settings(manifest['trainer'])
+        if start_epoch < max_epochs: learn.fit(max_epochs, start_epoch=start_epoch)
+        history = learn.epoch_checkpoint.history if ckpt is not None else [list(map(float, v)) for v in learn.recorder.values]
+        model = learn.model.cpu().eval()
+        if path is not None:
+            write_atomically(make_snapshot(config=manifest, state=model.state_dict(), seed=seed_used, history=history), path, reserved=reserved)
+            ckpt.unlink(missing_ok=True)
+    if path is None: warnings.warn('no target: the trained model is not saved')
     return model, path
 
 
@@ -271,7 +387,7 @@ def cli_source(args) -> int:
     start = time.time()
     model, path = train_source(manifest, target=args.target, seed=args.seed, tag=args.tag, device=args.device,
                                resume=getattr(args, 'resume', False), where=str(args.manifest))
-    history = torch.load(path, weights_only=True)['history'] if path else []
+    history = load_snapshot(path)['history'] if path else []
     accuracy_ = f', valid accuracy {history[-1][2]:.4f}' if history else ''
     print(f'markovdwp source: trained {type(model).__name__} for {len(history)} epochs in {time.time() - start:.0f}s{accuracy_}'
           + (f'; snapshot {path}' if path else ''))

@@ -5,32 +5,46 @@
 # %% ../nbs/00_spec.ipynb #06000237
 from __future__ import annotations
 
-import copy, importlib, inspect, itertools, json, os, random, re, secrets
+import copy, difflib, importlib, inspect, itertools, json, math, os, random, re, secrets, warnings
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['DEFAULT_MODULES', 'DENIED', 'ALIASES', 'BASE_FIELDS', 'MANIFEST_FIELDS', 'RESAMPLING_KINDS', 'SpecError',
-           'allowed_modules', 'allow_modules', 'revoke_modules', 'qualname', 'check_spec_string', 'get_class',
-           'get_instance', 'from_spec', 'strip_json_comments', 'substitute_env', 'manifest_kind', 'validate_manifest',
+__all__ = ['DEFAULT_MODULES', 'DENIED', 'DENIED_EXCEPT', 'SPEC_BASES', 'ALIASES', 'BASE_FIELDS', 'MANIFEST_FIELDS',
+           'OPTIONAL_FIELDS', 'RESAMPLING_KINDS', 'TRAINER_KEYS', 'IGNORED_TRAINER_KEYS', 'FEED_KEYS', 'STAGE_CHECKS',
+           'STAGE_MODULES', 'MAX_DEPTH', 'UserError', 'SpecError', 'allowed_modules', 'allow_modules', 'revoke_modules',
+           'register_spec', 'unregister_spec', 'qualname', 'check_spec_string', 'get_class', 'get_instance',
+           'from_spec', 'strip_json_comments', 'substitute_env', 'manifest_kind', 'did_you_mean', 'check_keys',
+           'check_number', 'check_trainer', 'check_arguments', 'stage_check', 'validate_manifest', 'options_of',
            'resolve', 'set_path', 'override', 'parse_assignment', 'apply_assignments', 'read_json', 'load_manifest',
            'flatten', 'unflatten', 'propagate', 'expand_grid', 'merge', 'fix_randomness']
 
 # %% ../nbs/00_spec.ipynb #68d0d78a
-class SpecError(ValueError):
+class UserError(Exception):
+    "A user's mistake (a bad manifest, argument or file): the command line prints its one-line message and exits with status 2."
+
+class SpecError(UserError, ValueError):
     "A class-spec or manifest that cannot be used; the message names the offending string, file or key path."
+
 
 # %% ../nbs/00_spec.ipynb #63ef3405
 DEFAULT_MODULES = ('markovdwp_nb', 'markovdwp', 'torch', 'torchvision', 'fastai')
 _user_modules: list[str] = []
 
 DENIED = (
+    # what loads, compiles or fetches code, or writes files, in the allowed packages
     'torch.load', 'torch.save', 'torch.serialization', 'torch.hub', 'torch.jit', 'torch.package',
-    'torch.compile', 'torch.compiler', 'torch.export', 'torch.fx', 'torch.utils.cpp_extension',
-    'torch.utils.model_zoo', 'torch.utils.collect_env', 'torch.utils.benchmark', 'torch.distributed',
-    'torch.multiprocessing', 'torch.library', 'torch.ops', 'torch.onnx', 'torch.from_file',
-    'torchvision.datasets.utils', 'torchvision.io',
-    'fastai.learner.load_learner', 'fastai.learner.load_model', 'fastai.data.external',
-    'fastai.torch_core.load', 'fastai.torch_core.save', 'fastai.distributed', 'fastai.launch')
+    'torch.compile', 'torch.compiler', 'torch.export', 'torch.fx', 'torch.utils', 'torch.distributed',
+    'torch.multiprocessing', 'torch.library', 'torch.ops', 'torch.onnx', 'torch.from_file', 'torch.backends',
+    'torchvision.datasets', 'torchvision.io', 'torchvision.utils', 'torchvision.models.get_model',
+    'fastai.learner', 'fastai.data.external', 'fastai.torch_core.load', 'fastai.torch_core.save', 'fastai.distributed',
+    'fastai.launch', 'fastai.callback',
+    # this package's command line, resolver, file writers and process runners
+    'markovdwp_nb.cli', 'markovdwp_nb.spec', 'markovdwp_nb.snapshot', 'markovdwp_nb.zoo', 'markovdwp_nb.demo')
+DENIED_EXCEPT = ('torch.utils.data',)  # datasets, samplers and loaders live here; nothing in it runs code or writes files
+
+SPEC_BASES = ('torch.nn.Module', 'torch.utils.data.Dataset', 'torch.utils.data.Sampler', 'torch.utils.data.DataLoader',
+              'fastai.data.load.DataLoader', 'torch.distributions.Distribution')
+_registered: dict[str, object] = {}
 
 _re_dotted = re.compile(r'[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*')
 
@@ -38,12 +52,15 @@ def _under(name: str, prefixes) -> bool:
     "Is the dotted `name` equal to one of `prefixes` or inside one of them?"
     return any(name == p or name.startswith(p + '.') for p in prefixes)
 
+def _denied(name: str) -> bool:
+    return _under(name, DENIED) and not _under(name, DENIED_EXCEPT)
+
 def allowed_modules() -> tuple:
     "The module prefixes `get_class` resolves: the defaults, then those added with `allow_modules`."
     return DEFAULT_MODULES + tuple(_user_modules)
 
 def allow_modules(*prefixes: str) -> tuple:
-    "Let `get_class` resolve classes and functions under the module `prefixes` (e.g. `'mylab.models'`)."
+    "Let `get_class` resolve classes under the module `prefixes` (e.g. `'mylab.models'`): only the user calls this, never a file."
     for prefix in prefixes:
         if not isinstance(prefix, str) or not _re_dotted.fullmatch(prefix) or '__' in prefix:
             raise SpecError(f'allow_modules: {prefix!r} is not a dotted module name')
@@ -55,6 +72,28 @@ def revoke_modules(*prefixes: str) -> tuple:
     for prefix in prefixes:
         if prefix in _user_modules: _user_modules.remove(prefix)
     return allowed_modules()
+
+def register_spec(*objs) -> tuple:
+    """Let manifests name each of `objs` (a class that derives from none of `SPEC_BASES`, or a function) by its class string.
+    Only the user registers, in Python; returns the class strings registered."""
+    names = []
+    for obj in objs:
+        if not (inspect.isclass(obj) or inspect.isfunction(obj) or inspect.isbuiltin(obj)):
+            raise SpecError(f'register_spec: {obj!r} is neither a class nor a function')
+        names.append(f'{obj.__module__}.{obj.__qualname__}')
+        _registered[names[-1]] = obj
+    return tuple(names)
+
+def unregister_spec(*objs):
+    "Undo `register_spec`."
+    for obj in objs: _registered.pop(f'{obj.__module__}.{obj.__qualname__}', None)
+
+def _spec_bases() -> tuple:
+    "The classes of `SPEC_BASES` (imported on first use: this module does not import torch)."
+    with warnings.catch_warnings():  # fastai's import scripts functions with a deprecated torch.jit.script: not the user's concern
+        warnings.simplefilter('ignore', FutureWarning)
+        return tuple(getattr(importlib.import_module(name.rpartition('.')[0]), name.rpartition('.')[2]) for name in SPEC_BASES)
+
 
 # %% ../nbs/00_spec.ipynb #459d810b
 ALIASES = {
@@ -136,8 +175,9 @@ def _check_path(name: str, path: str) -> str:
     if not _under(path, allowed_modules()):
         raise SpecError(f'{name!r}: module {path.rpartition(".")[0]!r} is not allowed; '
                         f'allowed prefixes are {", ".join(allowed_modules())} (see allow_modules)')
-    if _under(path, DENIED):
-        raise SpecError(f'{name!r}: {path!r} loads, runs or fetches code or files and is never resolved from a spec')
+    if _denied(path):
+        raise SpecError(f'{name!r}: {path!r} loads, runs or fetches code, writes files or re-enters the command line, '
+                        'and is never resolved from a spec')
     return path
 
 def check_spec_string(name: str) -> str:
@@ -147,26 +187,33 @@ def check_spec_string(name: str) -> str:
 
 # %% ../nbs/00_spec.ipynb #69e7edbd
 def get_class(name):
-    "Resolve the class string `name` (see above) to the class or function it names, safely."
+    "Resolve the class string `name` (see above) to the class it names (or a registered function), safely."
     if inspect.isclass(name): return name
     kind, path = _parse_spec_string(name)
+    if path in _registered:
+        obj = _registered[path]
+        if (kind == 'class') != inspect.isclass(obj): raise SpecError(f'{name!r}: {path!r} is not a {kind}')
+        return obj
     path = _check_path(name, path)
+    if kind == 'function':
+        raise SpecError(f'{name!r}: a manifest names classes; a function is resolved only when registered in Python (register_spec)')
     module_name, _, attr = path.rpartition('.')
     try: module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
         if not _under(exc.name or module_name, allowed_modules()): raise
-        hint = ' (this version of markovdwp_nb does not provide it yet)' if _under(module_name, ['markovdwp_nb']) else ''
-        raise SpecError(f'{name!r}: no module named {module_name!r}{hint}') from None
+        raise SpecError(f'{name!r}: no module named {module_name!r}') from None
     obj = getattr(module, attr, None)
     if obj is None:
         raise SpecError(f'{name!r}: module {module_name!r} has no attribute {attr!r}')
-    is_right_kind = inspect.isclass(obj) if kind == 'class' else (
-        inspect.isfunction(obj) or inspect.isbuiltin(obj) or isinstance(obj, (staticmethod, classmethod)))
-    if not is_right_kind:
-        raise SpecError(f'{name!r}: {path!r} is not a {kind}')
+    if not inspect.isclass(obj):
+        raise SpecError(f'{name!r}: {path!r} is not a class')
     home = f'{getattr(obj, "__module__", None) or ""}.{getattr(obj, "__qualname__", attr)}'
-    if not _under(home, allowed_modules()) or _under(home, DENIED):
+    if not _under(home, allowed_modules()) or _denied(home):
         raise SpecError(f'{name!r}: {path!r} is really {home!r}, which is not allowed')
+    if home in _registered: return obj
+    if not issubclass(obj, _spec_bases()):
+        raise SpecError(f'{name!r}: {path!r} is not a model, dataset, data loader, sampler or distribution '
+                        f'(a class a manifest may build derives from one of {", ".join(SPEC_BASES)}; register_spec admits others)')
     return obj
 
 def get_instance(*args, cls, **kwargs):
@@ -179,6 +226,7 @@ def from_spec(spec, *args, **defaults):
     if not isinstance(spec, dict) or 'cls' not in spec:
         raise SpecError(f'{spec!r}: a class-spec is a dict with a "cls" key, or a class string')
     return get_instance(*args, **{**defaults, **spec})
+
 
 # %% ../nbs/00_spec.ipynb #3ed72888
 def strip_json_comments(text: str) -> str:
@@ -204,6 +252,8 @@ def strip_json_comments(text: str) -> str:
         i += 1
     return _drop_trailing_commas(''.join(out))
 
+_re_closing = re.compile(r'\s*[}\]]')
+
 def _drop_trailing_commas(text: str) -> str:
     "Replace a `,` that only whitespace separates from `}` or `]` (outside strings) by a space."
     out, in_string, escaped = list(text), False, False
@@ -213,9 +263,7 @@ def _drop_trailing_commas(text: str) -> str:
             elif ch == '\\': escaped = True
             elif ch == '"': in_string = False
         elif ch == '"': in_string = True
-        elif ch == ',':
-            rest = text[i + 1:].lstrip()
-            if rest[:1] in ('}', ']'): out[i] = ' '
+        elif ch == ',' and _re_closing.match(text, i + 1): out[i] = ' '
     return ''.join(out)
 
 # %% ../nbs/00_spec.ipynb #fbbb77ff
@@ -254,7 +302,12 @@ MANIFEST_FIELDS = {
     'vae': BASE_FIELDS + ('runtime', 'vae'),
     'markov': BASE_FIELDS + ('markov',),
 }
+OPTIONAL_FIELDS = ('resampling',)
 RESAMPLING_KINDS = ('subset', 'undersample', 'stratified')
+TRAINER_KEYS = ('max_epochs', 'gradient_clip_val')
+IGNORED_TRAINER_KEYS = ('track_grad_norm', 'val_check_interval', 'resume_from_checkpoint', 'gpus')  # the seed's Lightning settings
+FEED_KEYS = {'batch_size': 'bs', 'bs': 'bs', 'shuffle': 'shuffle', 'num_workers': 'num_workers',
+             'pin_memory': 'pin_memory', 'drop_last': 'drop_last'}  # a feed's settings, as fastai's `DataLoader` names them
 
 def manifest_kind(manifest: dict) -> str:
     "Tell the kind of a manifest from its sections: `vae`, `markov`, `dwp` (a model with priors) or `source`."
@@ -264,20 +317,77 @@ def manifest_kind(manifest: dict) -> str:
     if 'model' in manifest: return 'dwp' if {'priors', 'kind', 'init'} & set(options) else 'source'
     raise SpecError('cannot tell the manifest kind: expected a "model", "vae" or "markov" section')
 
+
 # %% ../nbs/00_spec.ipynb #35efe4e9
 def _expect(value, types, path, what):
-    if not isinstance(value, types): raise SpecError(f'{path}: expected {what}, got {type(value).__name__} {value!r}')
+    if not isinstance(value, types) or (isinstance(value, bool) and bool not in (types if isinstance(types, tuple) else (types,))):
+        raise SpecError(f'{path}: expected {what}, got {type(value).__name__} {value!r}')
     return value
 
-def _check_class_spec(spec, path, partial=False):
-    "A full class-spec is a dict with a valid `cls` string; a partial one may also be the bare string."
-    if partial and isinstance(spec, str): cls, where = spec, path
-    else:
+def did_you_mean(key: str, known) -> str:
+    "` (did you mean 'x'?)` for the entry of `known` closest to `key`, or ''."
+    close = difflib.get_close_matches(str(key), [str(k) for k in known], n=1, cutoff=0.6)
+    return f' (did you mean {close[0]!r}?)' if close else ''
+
+def check_keys(section: dict, known, path: str, what: str = 'setting'):
+    "`SpecError` naming `path.key` (with a did-you-mean) for the first key of `section` that is not in `known`."
+    for key in section:
+        if key not in known:
+            raise SpecError(f'{_join(path, key)}: unknown {what}{did_you_mean(key, known)}; known: {", ".join(sorted(map(str, known)))}')
+
+def check_number(value, path: str, minimum=None, integer: bool = False, positive: bool = False):
+    "A finite number (an int if `integer`; > 0 if `positive`; >= `minimum`), else `SpecError` naming `path`."
+    what = ('a positive ' if positive else 'a ') + ('whole number' if integer else 'finite number') + (f' >= {minimum}' if minimum is not None else '')
+    if isinstance(value, bool) or not isinstance(value, int if integer else (int, float)) or not math.isfinite(value):
+        raise SpecError(f'{path}: expected {what}, got {type(value).__name__} {value!r}')
+    if (positive and value <= 0) or (minimum is not None and value < minimum): raise SpecError(f'{path}: expected {what}, got {value!r}')
+    return value
+
+def check_trainer(trainer: dict) -> tuple:
+    "Check a manifest's `trainer` section; return (max_epochs, gradient clip norm or 0). Every stage reads it through this."
+    _expect(trainer, dict, 'trainer', 'a dict')
+    check_keys(trainer, TRAINER_KEYS + IGNORED_TRAINER_KEYS, 'trainer')
+    if 'max_epochs' not in trainer: raise SpecError('trainer.max_epochs: missing')
+    max_epochs = check_number(trainer['max_epochs'], 'trainer.max_epochs', integer=True, positive=True)
+    clip = trainer.get('gradient_clip_val') or 0.0
+    return max_epochs, float(check_number(clip, 'trainer.gradient_clip_val', minimum=0))
+
+def _class_of_spec(spec, path: str):
+    "The class a class-spec (or bare class string) at `path` names, resolved by `get_class`; errors name `path`."
+    cls = spec['cls'] if isinstance(spec, dict) else spec
+    where = _join(path, 'cls') if isinstance(spec, dict) else path
+    try: return get_class(cls)
+    except SpecError as exc: raise SpecError(f'{where}: {exc}') from None
+
+def check_arguments(cls, spec: dict, path: str, skip=('cls',)):
+    "Every key of the class-spec `spec` must be an argument of `cls` (unless it takes `**kwargs`); errors name `path.key`."
+    try: params = inspect.signature(cls).parameters.values()
+    except (TypeError, ValueError): return
+    if any(p.kind is p.VAR_KEYWORD for p in params): return
+    names = [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    for key in spec:
+        if key not in skip and key not in names:
+            raise SpecError(f'{_join(path, key)}: not an argument of {cls.__name__}{did_you_mean(key, names)}; '
+                            f'its arguments: {", ".join(names) or "none"}')
+
+def _check_class_spec(spec, path, partial=False, arguments=True):
+    "A full class-spec is a dict with a `cls` string naming a class a manifest may build (and only its arguments); a partial one may be the bare string."
+    if not (partial and isinstance(spec, str)):
         _expect(spec, dict, path, 'a class-spec (a dict with "cls")')
         if 'cls' not in spec: raise SpecError(f'{path}: a class-spec needs a "cls" key')
-        cls, where = spec['cls'], _join(path, 'cls')
-    try: check_spec_string(cls)
-    except SpecError as exc: raise SpecError(f'{where}: {exc}') from None
+    cls = _class_of_spec(spec, path)
+    if arguments and isinstance(spec, dict): check_arguments(cls, spec, path)
+    return cls
+
+def _check_nested_specs(node, path: str = ''):
+    "Resolve every class string anywhere in `node` (a spec nested in another spec's arguments is built too, so it is checked too)."
+    if isinstance(node, dict):
+        for key, value in node.items(): _check_nested_specs(value, _join(path, key))
+    elif isinstance(node, list):
+        for i, value in enumerate(node): _check_nested_specs(value, _join(path, i))
+    elif isinstance(node, str) and _re_spec_string.fullmatch(node.strip()):
+        try: get_class(node)
+        except SpecError as exc: raise SpecError(f'{path}: {exc}') from None
 
 def _check_resampling(resampling, datasets):
     for name, rule in _expect(resampling, dict, 'resampling', 'a dict').items():
@@ -291,18 +401,45 @@ def _check_resampling(resampling, datasets):
 def _check_feeds(feeds, available):
     if not feeds: raise SpecError('feeds: at least one feed is needed')
     for name, feed in feeds.items():
-        if name not in available: raise SpecError(f'feeds.{name}: no dataset named {name!r}')
-        _expect(feed, dict, _join('feeds', name), 'a dict of DataLoader settings')
-        if 'cls' in feed: _check_class_spec(feed, _join('feeds', name))
+        where = _join('feeds', name)
+        if name not in available: raise SpecError(f'{where}: no dataset named {name!r}{did_you_mean(name, available)}')
+        _expect(feed, dict, where, 'a dict of DataLoader settings')
+        if 'cls' in feed: _check_class_spec(feed, where, arguments=False)  # a loader class takes its own settings
+        else: check_keys(feed, FEED_KEYS, where, 'feed setting')
+        for key in ('batch_size', 'bs'):
+            if key in feed: check_number(feed[key], _join(where, key), integer=True, positive=True)
+        if 'num_workers' in feed: check_number(feed['num_workers'], _join(where, 'num_workers'), integer=True, minimum=0)
+        for key in ('shuffle', 'pin_memory', 'drop_last'):
+            if key in feed: _expect(feed[key], bool, _join(where, key), 'true or false')
+
+def _check_options(options: dict):
+    if 'lr' in options: check_number(options['lr'], 'options.lr', positive=True)
+    for term, weight in _expect(options.get('coef', {}), dict, 'options.coef', 'a dict').items():
+        if weight != 'dataset': check_number(weight, _join('options.coef', term))
+
 
 # %% ../nbs/00_spec.ipynb #c3777549
+STAGE_CHECKS: dict = {}
+STAGE_MODULES = {'source': 'markovdwp_nb.source', 'vae': 'markovdwp_nb.vae_train', 'dwp': 'markovdwp_nb.bnn', 'markov': 'markovdwp_nb.markov'}
+
+def stage_check(kind: str):
+    """Decorator: register `fn(manifest)` as the check of the stage of `kind` that `validate_manifest` runs after its own, so
+    `markovdwp check` runs exactly what the stage runs before training (the stage's module registers it when imported)."""
+    def register(fn):
+        checks = STAGE_CHECKS.setdefault(kind, [])
+        checks[:] = [c for c in checks if c.__qualname__ != fn.__qualname__] + [fn]  # re-registering (a reloaded module) replaces
+        return fn
+    return register
+
 def validate_manifest(manifest: dict, kind: str | None = None) -> str:
-    "Check the structure of `manifest` for its `kind` (inferred if None); return the kind or raise `SpecError`."
+    """Check `manifest` for its `kind` (inferred if None): structure, known keys, values, every class string (resolved safely)
+    and the arguments of every class-spec, then the checks its stage registered (`stage_check`). Returns the kind or raises `SpecError`."""
     _expect(manifest, dict, '(top level)', 'a JSON object')
     kind = kind or manifest_kind(manifest)
     if kind not in MANIFEST_FIELDS: raise SpecError(f'unknown manifest kind {kind!r}; one of {", ".join(MANIFEST_FIELDS)}')
     for field in MANIFEST_FIELDS[kind]:
         if field not in manifest: raise SpecError(f'{field}: missing (a {kind} manifest needs {", ".join(MANIFEST_FIELDS[kind])})')
+    check_keys(manifest, MANIFEST_FIELDS[kind] + OPTIONAL_FIELDS, '', f'section of a {kind} manifest')
     datasets = _expect(manifest['dataset'], dict, 'dataset', 'a dict of class-specs')
     if not datasets: raise SpecError('dataset: at least one dataset is needed')
     for name, spec in datasets.items(): _check_class_spec(spec, _join('dataset', name))
@@ -311,22 +448,29 @@ def validate_manifest(manifest: dict, kind: str | None = None) -> str:
         _check_resampling(manifest['resampling'], datasets)
         available |= set(manifest['resampling'])
     _check_feeds(_expect(manifest['feeds'], dict, 'feeds', 'a dict'), available)
-    _expect(manifest['trainer'], dict, 'trainer', 'a dict')
-    options = _expect(manifest['options'], dict, 'options', 'a dict')
-    if 'lr' in options: _expect(options['lr'], (int, float), 'options.lr', 'a number')
-    for term, weight in _expect(options.get('coef', {}), dict, 'options.coef', 'a dict').items():
-        _expect(weight, (int, float, str), _join('options.coef', term), 'a number or "dataset"')
+    check_trainer(manifest['trainer'])
+    _check_options(_expect(manifest['options'], dict, 'options', 'a dict'))
     if 'model' in MANIFEST_FIELDS[kind]: _check_class_spec(manifest['model'], 'model')
     if kind == 'vae':
-        _check_class_spec(manifest['runtime'], 'runtime', partial=True)
+        _check_class_spec(manifest['runtime'], 'runtime', partial=True, arguments=False)  # the runtime takes `options`: its stage checks them
         vae = _expect(manifest['vae'], dict, 'vae', 'a dict with "encoder" and "decoder"')
+        check_keys(vae, ('encoder', 'decoder', 'options'), 'vae')
         for part in ('encoder', 'decoder'):
             if part not in vae: raise SpecError(f'vae.{part}: missing')
             _check_class_spec(vae[part], f'vae.{part}')
         _expect(vae.get('options', {}), dict, 'vae.options', 'a dict')
-    if kind == 'dwp' and 'priors' in options:
-        resolve(_expect(options['priors'], dict, 'options.priors', 'a dict'), path='options.priors')
+    if kind == 'dwp' and 'priors' in options_of(manifest):
+        resolve(_expect(manifest['options']['priors'], dict, 'options.priors', 'a dict'), path='options.priors')
+    _check_nested_specs(manifest)
+    if kind not in STAGE_CHECKS: importlib.import_module(STAGE_MODULES[kind])  # the stage registers its checks when imported
+    for check in STAGE_CHECKS.get(kind, ()): check(manifest)
     return kind
+
+def options_of(manifest: dict) -> dict:
+    "The manifest's `options` section ({} when it is missing or not a dict)."
+    options = manifest.get('options')
+    return options if isinstance(options, dict) else {}
+
 
 # %% ../nbs/00_spec.ipynb #d5c79ac3
 def resolve(table: dict, path: str = '') -> dict:
@@ -374,12 +518,18 @@ def override(manifest: dict, **overrides) -> dict:
     for name, value in overrides.items(): set_path(out, name.split('__'), value, where=name)
     return out
 
+class _Constant(Exception): pass
+
+def _no_constant(name):
+    "`parse_constant` of `json.loads`: NaN and +-Infinity are not values a manifest may hold."
+    raise _Constant(name)
+
 def parse_assignment(text: str):
     "Split `key.path=value` (CLI `--set`), reading the value as JSON when it parses."
     key, sep, raw = text.partition('=')
     if not sep or not key.strip(): raise SpecError(f'--set {text!r}: expected key.path=value')
-    try: value = json.loads(raw)
-    except ValueError: value = raw
+    try: value = json.loads(raw, parse_constant=_no_constant)
+    except (ValueError, _Constant, RecursionError): value = raw  # NaN, Infinity stay strings: no number option takes them
     return key.strip(), value
 
 def apply_assignments(manifest: dict, assignments) -> dict:
@@ -392,15 +542,52 @@ def apply_assignments(manifest: dict, assignments) -> dict:
     return out
 
 # %% ../nbs/00_spec.ipynb #e4c3dc2f
+MAX_DEPTH = 64  # nesting of JSON values in a manifest or grid spec; deeper is refused before anything walks it
+
+def _no_duplicates(pairs):
+    "`object_pairs_hook` of `json.loads`: a JSON object whose keys repeat is an error (the last value would win silently)."
+    seen = {}
+    for key, value in pairs:
+        if key in seen: raise _DuplicateKey(key)
+        seen[key] = value
+    return seen
+
+class _DuplicateKey(Exception): pass
+
+def _depth_ok(obj, limit: int = MAX_DEPTH) -> bool:
+    "Is `obj` nested at most `limit` levels deep? (iterative: never a RecursionError)"
+    stack = [(obj, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit: return False
+        if isinstance(node, dict): stack.extend((v, depth + 1) for v in node.values())
+        elif isinstance(node, list): stack.extend((v, depth + 1) for v in node)
+    return True
+
+def _line_of_duplicate(text: str, key: str) -> int:
+    "The line of the second occurrence of `key` as an object key in `text` (a best effort, for the message)."
+    hits = [m.start() for m in re.finditer(re.escape(json.dumps(key)) + r'\s*:', text)]
+    return text.count('\n', 0, hits[1]) + 1 if len(hits) > 1 else 0
+
 def read_json(path) -> object:
-    "Read a JSON file with comments and trailing commas; errors name the file, line and column."
+    "Read a JSON file with comments and trailing commas; errors name the file, line and column. Repeated keys and deep nesting are errors."
     path = Path(path)
     try: text = path.read_text(encoding='utf-8')
     except FileNotFoundError: raise SpecError(f'{path}: no such file') from None
     except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc: raise SpecError(f'{path}: cannot read: {exc}') from None
-    try: return json.loads(strip_json_comments(text))
+    except OSError as exc: raise SpecError(f'{path}: cannot read: {exc.strerror or exc}') from None
+    text = strip_json_comments(text)
+    try: data = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
     except json.JSONDecodeError as exc:
         raise SpecError(f'{path}: line {exc.lineno} column {exc.colno}: {exc.msg}') from None
+    except _DuplicateKey as exc:
+        line = _line_of_duplicate(text, exc.args[0])
+        raise SpecError(f'{path}: {"line " + str(line) + ": " if line else ""}key {exc.args[0]!r} appears twice in one object') from None
+    except _Constant as exc: raise SpecError(f'{path}: {exc.args[0]} is not a number a manifest may hold') from None
+    except RecursionError: data = None
+    if data is None and text.strip() != 'null' or not _depth_ok(data):
+        raise SpecError(f'{path}: nested more than {MAX_DEPTH} levels deep; a manifest is never that deep')
+    return data
 
 def load_manifest(path, kind: str | None = None, env=None, validate: bool = True, assignments=()) -> dict:
     "Read the manifest at `path`, substitute `${ENV}`, apply CLI `--set` `assignments`, validate; errors read `path: key.path: what`."

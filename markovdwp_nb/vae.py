@@ -5,7 +5,7 @@
 # %% ../nbs/08_vae.ipynb #1718af26
 from __future__ import annotations
 
-import inspect, math, os, pickle, tempfile, warnings
+import inspect, io, math, os, tempfile, warnings
 from pathlib import Path
 
 import torch
@@ -15,7 +15,7 @@ from torch import nn
 from torch.distributions import Distribution, Independent, MultivariateNormal, Normal, kl_divergence
 
 from .spec import SpecError, get_class
-from .snapshot import read_torch_file
+from .snapshot import SnapshotError, read_torch_file, writing_to
 from .distributions import TRIP, VAMP
 
 # %% auto #0
@@ -306,11 +306,8 @@ def read_dwp_weights(path) -> dict:
     "The state dict in the `vae_params.torch` at `path`, loaded onto the CPU with `weights_only=True`."
     path = Path(path)
     if not path.is_file(): raise DWPFormatError(f'{path}: no such file (a DWP kernel VAE needs {WEIGHTS_NAME})')
-    try: state = torch.load(path, map_location='cpu', weights_only=True)
-    except pickle.UnpicklingError as exc:
-        if 'weights only' not in str(exc).lower(): raise DWPFormatError(f'{path}: not a torch file ({exc})') from None
-        raise DWPFormatError(f'{path}: not a plain state dict; loading it would need pickled code ({str(exc).splitlines()[0]})') from None
-    except Exception as exc: raise DWPFormatError(f'{path}: not a torch file ({type(exc).__name__}: {exc})') from None
+    try: state = read_torch_file(path, WEIGHTS_NAME)
+    except SnapshotError as exc: raise DWPFormatError(str(exc)) from None
     if not isinstance(state, dict): raise DWPFormatError(f'{path}: expected a state dict, got {type(state).__name__}')
     return state
 
@@ -378,14 +375,16 @@ def save_dwp_vae(vae: KernelVAE, path, kernel_dim=None, var=None, overwrite: boo
     targets = path/WEIGHTS_NAME, path/PARAMS_NAME
     for target in targets:
         if target.exists() and not overwrite: raise FileExistsError(f'{target}: already exists (pass overwrite=True to replace it)')
-    path.mkdir(parents=True, exist_ok=True)
-    state = {key: value.detach().cpu() for key, value in vae.state_dict().items()}
+    weights = io.BytesIO()  # serialised in memory: a full disk is then the file system's error, not the zip writer's
+    torch.save({key: value.detach().cpu() for key, value in vae.state_dict().items()}, weights)
     text = yaml.safe_dump(params, sort_keys=True).encode()
     temporaries = []
     try:
-        temporaries.append(_write_replacing(targets[0], lambda file: torch.save(state, file)))
-        temporaries.append(_write_replacing(targets[1], lambda file: file.write(text)))
-        for temporary, target in zip(temporaries, targets): os.replace(temporary, target)
+        with writing_to(path):  # a full disk or read-only file system: a one-line `TargetError` naming `path`
+            path.mkdir(parents=True, exist_ok=True)
+            temporaries.append(_write_replacing(targets[0], lambda file: file.write(weights.getbuffer())))
+            temporaries.append(_write_replacing(targets[1], lambda file: file.write(text)))
+            for temporary, target in zip(temporaries, targets): os.replace(temporary, target)
     finally:
         for temporary in temporaries: temporary.unlink(missing_ok=True)
     return path

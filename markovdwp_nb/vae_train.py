@@ -23,9 +23,9 @@ from torch.utils.data import DataLoader as TorchDataLoader
 
 from .spec import SpecError, fix_randomness, from_spec, get_class, load_manifest
 from .data import VALID_FEEDS, get_dataloaders
-from .snapshot import load_snapshot, make_snapshot, normalize_snapshot, read_torch_file, unique_path, write_atomically
-from .source import EpochCheckpoint, FailOnNaN, LinearLRDecay, RecorderColumns, trainer_settings
-from .source import read_checkpoint, resolve_target, restore_checkpoint
+from .snapshot import load_snapshot, make_snapshot, normalize_snapshot, read_torch_file, unique_path, write_atomically, writing_to
+from .source import DivergedError, EpochCheckpoint, FailOnNaN, LinearLRDecay, RecorderColumns, trainer_settings
+from .source import read_checkpoint, resolve_target, restore_checkpoint, run_guard
 from .kernels import SingleKernelDataset, layer_labels
 from .vae import KernelVAE, as_slices, beta_schedule, is_seed_vae, load_dwp_vae, log_weights, seed_vae, PARAMS_NAME
 
@@ -37,8 +37,8 @@ __all__ = ['TRAINER_OPTIONS', 'EVAL_BATCH', 'EVAL_ITEMS', 'SLICE_CMAP', 'WANDB_P
            'slice_mosaic', 'slices_figure', 'latents_figure', 'layer_names', 'figure_image', 'KernelPictures',
            'picture_path', 'wandb_mode', 'start_wandb', 'wandb_logging', 'vae_learner', 'dataset_source',
            'check_slice_size', 'epoch_history', 'last_epoch', 'diverged_as_error', 'sample_slices', 'resolve_scale',
-           'wandb_state', 'ResumeWandbSteps', 'discard_failed', 'checkpoint_every_epoch', 'train_vae', 'load_vae',
-           'epoch_summary', 'cli_vae', 'kernel_batches', 'cli_vae_eval']
+           'wandb_state', 'ResumeWandbSteps', 'checkpoint_every_epoch', 'train_vae', 'load_vae', 'epoch_summary',
+           'cli_vae', 'kernel_batches', 'cli_vae_eval']
 
 # %% ../nbs/09_vae_train.ipynb #4151eece
 TRAINER_OPTIONS = ('wandb', 'eval_draws')
@@ -356,7 +356,8 @@ class KernelPictures(Callback):
         if self.path is None: return
         path = Path(self.path)
         self.saved = [picture_path(path, name) for name in self.figures]
-        for name, target in zip(self.figures, self.saved): self.figures[name].savefig(target, dpi=110, bbox_inches='tight')
+        for name, target in zip(self.figures, self.saved):
+            with writing_to(target): self.figures[name].savefig(target, dpi=110, bbox_inches='tight')
 
 def picture_path(checkpoint, name: str) -> Path:
     "Where the picture `name` of the checkpoint `checkpoint` goes: `<stem>_<name>.png` next to it."
@@ -449,13 +450,13 @@ def last_epoch(learn) -> dict:
 # %% ../nbs/09_vae_train.ipynb #af413434
 @contextlib.contextmanager
 def diverged_as_error(learn, where: str = 'training'):
-    "Re-raise torch.distributions' refusal of non-finite parameters during `learn.fit` as a `FloatingPointError` naming the epoch."
+    "Re-raise torch.distributions' refusal of non-finite parameters during `learn.fit` as a `DivergedError` naming the epoch."
     try: yield
     except ValueError as exc:
         if 'to satisfy the constraint' not in str(exc): raise
-        raise FloatingPointError(f'{where}: the loss is nan at epoch {getattr(learn, "epoch", 0)}, batch {getattr(learn, "iter", 0)}: '
-                                 f'the model gives non-finite distribution parameters; nothing was saved '
-                                 f'(try a lower options.lr or a trainer.gradient_clip_val)') from None
+        raise DivergedError(f'{where}: the loss is nan at epoch {getattr(learn, "epoch", 0)}, batch {getattr(learn, "iter", 0)}: '
+                            f'the model gives non-finite distribution parameters: the run diverged '
+                            f'(try a lower options.lr or a trainer.gradient_clip_val)') from None
 
 # %% ../nbs/09_vae_train.ipynb #c62e3717
 AUTO_SCALE_ITEMS = 65536
@@ -492,17 +493,10 @@ class ResumeWandbSteps(Callback):
         if logger is not None and self.step is not None and logger._wandb_step < self.step:
             logger._wandb_step, logger._wandb_epoch = self.step, self.epoch
 
-def discard_failed(exc: BaseException, ckpt, path=None, reserved: bool = False):
-    """After a run stopped by `exc`: remove the checkpoint `ckpt` of a diverged run (resumed, it would diverge again) and,
-    unless an unfinished run's checkpoint remains, the empty file that reserved the result's name `path`."""
-    if isinstance(exc, FloatingPointError) and ckpt is not None: Path(ckpt).unlink(missing_ok=True)
-    unfinished = ckpt is not None and Path(ckpt).exists()
-    if reserved and not unfinished and path.exists() and path.stat().st_size == 0: path.unlink()
-
 def checkpoint_every_epoch(learn, ckpt, earlier: dict | None, config: dict, seed, extra=wandb_state) -> int:
     """Resume `learn` from `earlier` (the loaded checkpoint `ckpt` of an unfinished run, or None) and add the callbacks that
     write `ckpt` after every epoch (with `extra(learn)`) and continue the W&B step count. Returns the epoch to start at."""
-    start_epoch = 0 if earlier is None else restore_checkpoint(learn, ckpt)
+    start_epoch = 0 if earlier is None else restore_checkpoint(learn, earlier)
     if ckpt is not None: learn.add_cb(EpochCheckpoint(ckpt, config=config, seed=seed, row=last_epoch, extra=extra, resume_from=earlier))
     if earlier is not None: learn.add_cb(ResumeWandbSteps(earlier.get('wandb_step'), start_epoch))
     return start_epoch
@@ -514,8 +508,8 @@ def train_vae(manifest: dict, target=None, seed=None, cbs=(), device=None, tag: 
     mode = wandb_mode(manifest['options'])
     path, ckpt = resolve_target(target, manifest, tag, resume, what='checkpoint')
     reserved = path is not None and path.exists() and path.stat().st_size == 0  # a name reserved in a directory
-    earlier = read_checkpoint(ckpt, manifest)
-    try:
+    with run_guard(path, ckpt, reserved):
+        earlier = read_checkpoint(ckpt, manifest)
         seed_used = fix_randomness(seed) if earlier is None else earlier['seed']
         dls = vae_dataloaders(manifest, device)
         requested, manifest = manifest, resolve_scale(manifest, dls.train.dataset)
@@ -536,9 +530,6 @@ def train_vae(manifest: dict, target=None, seed=None, cbs=(), device=None, tag: 
                                          pictures=[p.name for p in learn.kernel_pictures.saved])
                 write_atomically(snapshot, path, reserved=reserved)
                 ckpt.unlink(missing_ok=True)
-    except BaseException as exc:
-        discard_failed(exc, ckpt, path, reserved)
-        raise
     if path is None: warnings.warn('no target: the trained VAE is not saved')
     runtime.history, runtime.wandb_dir = history, None if run is None else str(Path(run.dir).parent)
     runtime.start_epoch = start_epoch  # > 0: resumed after that many epochs
