@@ -5,7 +5,7 @@
 # %% ../nbs/00_spec.ipynb #06000237
 from __future__ import annotations
 
-import copy, difflib, importlib, inspect, itertools, json, math, os, random, re, secrets, warnings
+import copy, difflib, functools, importlib, inspect, itertools, json, math, os, random, re, secrets, warnings
 from pathlib import Path
 
 # %% auto #0
@@ -88,6 +88,7 @@ def unregister_spec(*objs):
     "Undo `register_spec`."
     for obj in objs: _registered.pop(f'{obj.__module__}.{obj.__qualname__}', None)
 
+@functools.cache
 def _spec_bases() -> tuple:
     "The classes of `SPEC_BASES` (imported on first use: this module does not import torch)."
     with warnings.catch_warnings():  # fastai's import scripts functions with a deprecated torch.jit.script: not the user's concern
@@ -584,8 +585,9 @@ def read_json(path) -> object:
         line = _line_of_duplicate(text, exc.args[0])
         raise SpecError(f'{path}: {"line " + str(line) + ": " if line else ""}key {exc.args[0]!r} appears twice in one object') from None
     except _Constant as exc: raise SpecError(f'{path}: {exc.args[0]} is not a number a manifest may hold') from None
-    except RecursionError: data = None
-    if data is None and text.strip() != 'null' or not _depth_ok(data):
+    except RecursionError: deep = True  # too deep for the parser itself
+    else: deep = not _depth_ok(data)
+    if deep:
         raise SpecError(f'{path}: nested more than {MAX_DEPTH} levels deep; a manifest is never that deep')
     return data
 
