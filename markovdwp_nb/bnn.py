@@ -20,7 +20,7 @@ from fastai.metrics import accuracy
 from fastai.optimizer import Adam
 from fastai.torch_core import default_device, trainable_params
 
-from .spec import SpecError, fix_randomness, get_instance, load_manifest
+from .spec import SpecError, check_keys, check_number, fix_randomness, get_instance, load_manifest, stage_check
 from .data import get_dataloaders
 from .models import CIFARNet, DigitsNet
 from .nn import Conv2dGaussian, Conv2dVD, LinearGaussian, LinearVD, GaussianLayer, VDLayer, bayesian_layers, sparsity_report
@@ -35,8 +35,8 @@ from .vae_train import (checkpoint_every_epoch, diverged_as_error, epoch_history
 __all__ = ['KINDS', 'OPTIONS', 'BayesDigitsNet', 'BayesDigitsNetVD', 'BayesConvDigitsNet', 'VDConvDigitsNet',
            'BayesCIFARNetGaussian', 'BayesCIFARNet', 'BayesCIFARNetVD', 'classic_priors', 'experiment_kind',
            'experiment_priors', 'conv_layer_names', 'init_spec', 'apply_overrides', 'check_options', 'kl_warmup',
-           'lr_factor', 'log_sigma2_splitter', 'dwp_learner', 'results_path', 'prior_states', 'load_prior_states',
-           'train_dwp', 'summary', 'cli_dwp']
+           'lr_factor', 'check_dwp_manifest', 'log_sigma2_splitter', 'dwp_learner', 'results_path', 'prior_states',
+           'load_prior_states', 'train_dwp', 'summary', 'cli_dwp']
 
 # %% ../nbs/13_bnn.ipynb #121caf69
 class BayesDigitsNet(DigitsNet):
@@ -115,10 +115,9 @@ def apply_overrides(manifest: dict, priors_kind: str | None = None, init: str | 
 
 # %% ../nbs/13_bnn.ipynb #867d01f0
 def check_options(options: dict, where: str = 'options'):
-    "Warn about `options` keys the experiment does not use; require `lr`."
+    "Refuse an `options` key the experiment does not use (naming it, with a did-you-mean); require `lr`."
+    check_keys(options, sorted(OPTIONS), where, 'option of the dwp stage')
     if 'lr' not in options: raise SpecError(f'{where}.lr: missing')
-    unknown = sorted(set(options) - OPTIONS)
-    if unknown: warnings.warn(f'{where}: ignoring {", ".join(unknown)} (known: {", ".join(sorted(OPTIONS))})')
 
 def kl_warmup(value, where: str = 'options.kl_warmup') -> KLAnneal | None:
     "The `KLAnneal` of `options.kl_warmup`: a number of epochs, `{\"n_epochs\": E}` or `{\"n_steps\": S}`; None for 0 or absent."
@@ -136,6 +135,18 @@ def lr_factor(value, where: str = 'options.log_sigma2_lr_factor') -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
         raise SpecError(f'{where}: expected a positive number (a multiple of options.lr), got {value!r}')
     return float(value)
+
+@stage_check('dwp')
+def check_dwp_manifest(manifest: dict):
+    """The DWP stage's own checks of its `options`, run by `validate_manifest` (so by `markovdwp check`, and by `markovdwp dwp`
+    before anything is built): known keys, `lr`, `kind` and `priors`, `kl_warmup`, `log_sigma2_lr_factor`, `n_samples`, `wandb`."""
+    options = manifest['options']
+    check_options(options)
+    experiment_kind(options)
+    kl_warmup(options.get('kl_warmup'))
+    lr_factor(options.get('log_sigma2_lr_factor', 1.0))
+    if 'n_samples' in options: check_number(options['n_samples'], 'options.n_samples', integer=True, positive=True)
+    wandb_mode(options, env={})
 
 def log_sigma2_splitter(priors: dict | None, factor: float = 1.0):
     "`prior_splitter(priors)`, or for `factor` != 1 two groups: everything else with the priors' parameters, and every `log_sigma2`."

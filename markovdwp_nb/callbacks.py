@@ -131,7 +131,8 @@ VAULT_INIT_KEYS = {'root', 'source', 'min_norm'}
 
 @torch.no_grad()
 def init_from_prior(layer: nn.Module, prior, name: str = 'layer'):
-    "Set `layer.weight` to `prior.sample(weight.shape)`."
+    "Set `layer.weight` to `prior.sample(weight.shape)` (a `kernel_scale` of \"init\" resolved for `layer` first)."
+    if hasattr(prior, 'resolve_kernel_scale'): prior.resolve_kernel_scale(layer, name)
     sample = torch.as_tensor(prior.sample(layer.weight.shape))
     if sample.shape != layer.weight.shape:
         raise ValueError(f'init.{name}: the prior sampled a {list(sample.shape)} tensor for a weight of {list(layer.weight.shape)}')

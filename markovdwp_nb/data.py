@@ -21,7 +21,7 @@ from fastai.data.core import DataLoaders
 from fastai.data.load import DataLoader
 from fastai.torch_core import default_device
 
-from .spec import FEED_KEYS, RESAMPLING_KINDS, SpecError, from_spec, get_class, get_instance, qualname
+from .spec import RESAMPLING_KINDS, SpecError, feed_loader, feed_settings, from_spec, get_instance
 
 # %% auto #0
 __all__ = ['AUGMENTATIONS', 'CIFAR10_FORMAT', 'CIFAR100_FORMAT', 'MNIST_FORMAT', 'FASHION_FORMAT', 'CIFAR10_NAMES', 'TINY_SHAPES',
@@ -35,7 +35,7 @@ __all__ = ['AUGMENTATIONS', 'CIFAR10_FORMAT', 'CIFAR100_FORMAT', 'MNIST_FORMAT',
            'check_classes', 'relabel', 'DigitsSplit', 'Digits_Train', 'Digits_Test', 'data_root', 'gunzip_atomic',
            'gz_folder', 'fashion_missing_error', 'fashion_mnist_root', 'FashionMNISTFiles', 'FashionMNIST_Train',
            'FashionMNIST_Test', 'show_images', 'dataset_targets', 'source_dataset', 'resample_one', 'resample',
-           'build_dataset', 'get_datasets', 'feed_kwargs', 'build_feed', 'FullBatchLoader', 'get_dataloaders']
+           'build_dataset', 'get_datasets', 'build_feed', 'FullBatchLoader', 'get_dataloaders']
 
 # %% ../nbs/01_data.ipynb #74d870fb
 def seed_from_string(text: str) -> int:
@@ -559,25 +559,12 @@ def get_datasets(section: dict) -> dict:
     return {name: build_dataset(spec, f'dataset.{name}') for name, spec in section.items()}
 
 # %% ../nbs/01_data.ipynb #8ba74d63
-def feed_kwargs(feed: dict, where: str) -> dict:
-    "The fastai `DataLoader` arguments of a feed's settings (torch names translated)."
-    kwargs = {}
-    for key, value in feed.items():
-        if key == 'cls': continue
-        if key not in FEED_KEYS and 'cls' not in feed:
-            raise SpecError(f'{where}.{key}: unknown feed setting; expected {", ".join(FEED_KEYS)} (or a "cls" for other loaders)')
-        kwargs[FEED_KEYS.get(key, key)] = value
-    if kwargs.get('pin_memory') and not torch.cuda.is_available(): kwargs['pin_memory'] = False
-    return {'bs': 1, **kwargs}
-
 def build_feed(dataset, feed: dict, where: str) -> DataLoader:
-    "A fastai `DataLoader` over `dataset` from the settings of one feed (`where` names it in errors)."
-    if not isinstance(feed, dict): raise SpecError(f'{where}: expected a dict of DataLoader settings, got {feed!r}')
-    kwargs = feed_kwargs(feed, where)
-    try: loader_class = get_class(feed.get('cls', DataLoader))
-    except SpecError as exc: raise SpecError(f'{where}.cls: {exc}') from None
-    if not issubclass(loader_class, DataLoader):
-        raise SpecError(f'{where}.cls: {qualname(loader_class)} is not a fastai DataLoader (fastai.data.load.DataLoader)')
+    """A fastai `DataLoader` over `dataset` from the settings of one feed (`where` names it in errors), read and checked by
+    `spec.feed_settings` and `spec.feed_loader`, as `markovdwp check` reads them."""
+    kwargs = {'bs': 1, **feed_settings(feed, where)}  # torch's default batch size
+    if kwargs.get('pin_memory') and not torch.cuda.is_available(): kwargs['pin_memory'] = False
+    loader_class = feed_loader(feed, where)
     try: return from_spec(loader_class, dataset, **kwargs)
     except TypeError as exc: raise SpecError(f'{where}: {exc}') from exc
 

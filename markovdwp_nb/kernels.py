@@ -14,7 +14,7 @@ import torch
 from torch.utils.data import Dataset, default_collate
 from torch.utils.data._utils.collate import default_collate_fn_map
 
-from .spec import SpecError
+from .spec import SpecError, read_json
 from .snapshot import SnapshotError, check_tag, conv_weights, iter_snapshots, load_snapshot, writing_to
 
 # %% auto #0
@@ -286,9 +286,8 @@ def read_meta(root) -> dict:
     meta_path = root/META_NAME
     if not root.is_dir(): raise FileNotFoundError(f'{root}: no such kernel vault directory')
     if not meta_path.is_file(): raise FileNotFoundError(f'{meta_path}: missing; {root} is not a kernel vault')
-    try: meta = json.loads(meta_path.read_text())
-    except (ValueError, UnicodeDecodeError) as exc: raise KernelVaultError(f'{meta_path}: malformed JSON ({exc})') from None
-    except OSError as exc: raise KernelVaultError(f'{meta_path}: cannot read: {exc.strerror or exc}') from None
+    try: meta = read_json(meta_path, 'a vault\'s meta.json')  # the manifests' reader: deep nesting is an error, never a RecursionError
+    except SpecError as exc: raise KernelVaultError(str(exc)) from None
     if not isinstance(meta, dict) or not isinstance(meta.get('dataset'), dict) or not meta['dataset']:
         raise KernelVaultError(f'{meta_path}: expected an object whose "dataset" maps layer names to their specs')
     if not isinstance(meta.get('sources', []), list): raise KernelVaultError(f'{meta_path}: sources: expected a list')

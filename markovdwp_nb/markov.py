@@ -21,11 +21,11 @@ from fastai.learner import Learner
 from fastai.optimizer import Adam
 from fastai.torch_core import default_device
 
-from .spec import SpecError, load_manifest
+from .spec import SpecError, check_keys, check_number, load_manifest, stage_check
 from .data import get_dataloaders
-from .snapshot import make_snapshot, normalize_snapshot, read_torch_file, write_atomically
-from .kernels import open_layer, read_meta
-from .vae import kernel_nets, kernel_vae
+from .snapshot import load_state, make_snapshot, normalize_snapshot, read_torch_file, write_atomically
+from .kernels import KernelVaultError, models_per_chunk, open_layer, read_meta
+from .vae import check_scale, check_variance, kernel_nets, kernel_vae
 from .source import FailOnNaN, LinearLRDecay, fix_randomness, read_checkpoint, resolve_target, run_guard, trainer_settings
 from .vae_train import (LossTerms, checkpoint_every_epoch, diverged_as_error, epoch_history,
                                     epoch_summary, fixed_draws, load_vae, wandb_logging, wandb_mode)
@@ -33,10 +33,10 @@ from .priors import KINDS, KernelPrior, _check_draws, gaussian_entropy
 
 # %% auto #0
 __all__ = ['TERMS', 'MODEL_KEYS', 'OPTIONAL_MODEL_KEYS', 'MARKOV_KEYS', 'OPTION_KEYS', 'diagonal_normal', 'ConditionalNormal',
-           'set_size', 'MarkovDWP', 'markov_dwp', 'dependent_banks', 'check_size', 'FilterBanks', 'markov_learner',
-           'bank_loaders', 'evaluate_markov', 'model_config', 'build_model', 'load_markov', 'is_markov_file',
-           'check_markov_section', 'bank_scale', 'model_from_manifest', 'markov_dataloaders', 'train_markov',
-           'cli_markov', 'MarkovPrior', 'load_markov_prior']
+           'set_size', 'MarkovDWP', 'markov_dwp', 'dependent_banks', 'check_size', 'check_finite_models', 'FilterBanks',
+           'markov_learner', 'bank_loaders', 'evaluate_markov', 'model_config', 'build_model', 'load_markov',
+           'is_markov_file', 'check_markov_section', 'check_markov_manifest', 'bank_scale', 'model_from_manifest',
+           'markov_dataloaders', 'train_markov', 'cli_markov', 'MarkovPrior', 'load_markov_prior']
 
 # %% ../nbs/14_markov.ipynb #ef89f392
 def diagonal_normal(loc: torch.Tensor, scale: torch.Tensor) -> Independent:
@@ -216,6 +216,20 @@ def check_size(value, name: str, limit: int, what: str) -> int:
     if value > limit: raise SpecError(f'{name}: {value} is more than the {limit} {what} of the layer')
     return value
 
+def check_finite_models(layer, models):
+    """Raise `KernelVaultError` naming the vault file of `layer` (a `LayerMap`) when a kernel of any of `models` holds a NaN or an
+    infinite value (a diverged source model), scanning a chunk of models at a time: a bank of such kernels would train to NaN."""
+    models, broken = np.unique(models), []
+    step = models_per_chunk(int(np.prod(layer.shape[1:])) * layer.dtype.itemsize)
+    for start in range(0, len(models), step):
+        chunk = models[start:start + step]
+        finite = np.isfinite(layer.array[chunk]).reshape(len(chunk), -1).all(axis=1)
+        broken += chunk[~finite].tolist()
+    if broken:
+        raise KernelVaultError(f'{layer.path}: the kernels of {len(broken)} of the {len(models)} models of layer {layer.name} '
+                               f'(model {broken[0]}{" and others" if len(broken) > 1 else ""}) hold NaN or infinite values; '
+                               'a kernel vault must hold finite kernels (was a diverged model collected?)')
+
 class FilterBanks(Dataset):
     """The kernels of layer `source` of the vault `root` as filter banks `(bank, model)`, `bank` of shape
     `n_filters x n_channels x 1 x k x k`: `n_banks` blocks of random filters and input channels of one random model of
@@ -234,6 +248,8 @@ class FilterBanks(Dataset):
         self.n_filters = c_out if n_filters is None else check_size(n_filters, 'n_filters', c_out, 'filters')
         self.n_channels = c_in if n_channels is None else check_size(n_channels, 'n_channels', c_in, 'input channels')
         self.n_banks = len(self.models) if self.whole or n_banks is None else _check_draws(n_banks, 'n_banks')
+        check_finite_models(self.layer, self.models)
+
 
     @property
     def slice_shape(self) -> tuple: return (1, *self.layer.shape[3:])
@@ -330,7 +346,7 @@ def load_markov(path) -> MarkovDWP:
         raise SpecError(f'{path}: not a Markov DWP (a {snapshot.get("kind") or "model"} snapshot); expected a file written by `markovdwp markov`')
     try: model = build_model(snapshot.get('model_config') or {}, 'model_config')
     except SpecError as exc: raise SpecError(f'{path}: {exc}') from None
-    model.load_state_dict(snapshot['state'])
+    load_state(model, snapshot['state'], str(path))
     model.history = snapshot.get('history', [])
     return model.eval()
 
@@ -347,17 +363,34 @@ MARKOV_KEYS = ('init', 'kernel_size', 'z_dim', 'h_dim', 'var', 'scale', 'filter_
 OPTION_KEYS = ('lr', 'eval_draws', 'wandb')
 
 def check_markov_section(manifest: dict) -> dict:
-    "The manifest's `markov` section, checked: known keys, and either `init` or the slice nets' `kernel_size`."
+    """The manifest's `markov` section, checked: known keys (with a did-you-mean), either `init` or the slice nets' `kernel_size`,
+    and the values the model would refuse when it is built (sizes, `var`, `scale`)."""
     section = manifest['markov']
     if not isinstance(section, dict): raise SpecError(f'markov: expected a dict of model settings, got {section!r}')
-    unknown = sorted(set(section) - set(MARKOV_KEYS))
-    if unknown: raise SpecError(f'markov.{unknown[0]}: not a setting of the Markov DWP (expected {", ".join(MARKOV_KEYS)})')
-    unknown = sorted(set(manifest['options']) - set(OPTION_KEYS))
-    if unknown: raise SpecError(f'options.{unknown[0]}: not an option of the markov stage (expected {", ".join(OPTION_KEYS)})')
+    check_keys(section, MARKOV_KEYS, 'markov', 'setting of the Markov DWP')
+    check_keys(manifest['options'], OPTION_KEYS, 'options', 'option of the markov stage')
     if section.get('init') is not None:
         clash = sorted({'kernel_size', 'z_dim', 'h_dim', 'var', 'scale'} & set(section))
         if clash: raise SpecError(f'markov.{clash[0]}: set by markov.init (the kernel VAE it starts from); remove one of them')
+    elif 'kernel_size' not in section: raise SpecError('markov.kernel_size: missing (or give markov.init, a kernel VAE to start from)')
+    else:
+        try: kernel_nets(section['kernel_size'])
+        except SpecError as exc: raise SpecError(f'markov.{exc}') from None
+    for key in ('z_dim', 'h_dim', 'filter_dim', 'layer_dim', 'hidden_dim'):
+        if section.get(key) is not None: check_number(section[key], f'markov.{key}', integer=True, positive=True)
+    try:
+        if 'var' in section: check_variance(section['var'])
+        if section.get('scale', 'auto') != 'auto': check_scale(section['scale'])
+    except SpecError as exc: raise SpecError(f'markov.{exc}') from None
     return section
+
+@stage_check('markov')
+def check_markov_manifest(manifest: dict):
+    """The markov stage's own checks, run by `validate_manifest` (so by `markovdwp check`, and by `markovdwp markov` before a
+    bank is read): the `markov` section (`check_markov_section`), `options.eval_draws` and `options.wandb`."""
+    check_markov_section(manifest)
+    _check_draws(manifest['options'].get('eval_draws', 16), 'options.eval_draws')
+    wandb_mode(manifest['options'], env={})
 
 def bank_scale(dataset, n_models: int = 8) -> float:
     """The standard deviation of the kernel entries of `dataset` (for `scale: "auto"`): of the whole kernels of its first
@@ -382,7 +415,6 @@ def model_from_manifest(manifest: dict, train) -> MarkovDWP:
         try: model_config(model)
         except SpecError as exc: raise SpecError(f'markov.init: {section["init"]}: {exc}') from None
     else:
-        if 'kernel_size' not in section: raise SpecError('markov.kernel_size: missing (or give markov.init, a kernel VAE to start from)')
         scale = section.get('scale', 1.0)
         try: model = markov_dwp(section['kernel_size'], section.get('z_dim'), section.get('h_dim'), section.get('var', 'train'),
                                 bank_scale(train) if scale == 'auto' else scale, **sizes)
@@ -464,7 +496,9 @@ class MarkovPrior(KernelPrior):
         for part in model.generative(): part.requires_grad_(False)
         for part in model.inference(): part.requires_grad_(kind == 'trainable')
 
-    def extra_repr(self) -> str: return f'kind={self.kind!r}, n_draws_q={self.n_draws_q}, n_draws_r={self.n_draws_r}'
+    def extra_repr(self) -> str:
+        return (f'kind={self.kind!r}, n_draws_q={self.n_draws_q}, n_draws_r={self.n_draws_r}'
+                + (f', kernel_scale={self.kernel_scale:.4g}' if self.kernel_scale != 1.0 else ''))
 
     def check_shape(self, weight_shape, where: str = 'weight') -> tuple:
         "`weight_shape` if it is `c_out x c_in x k x k` with the model's `k`; else a `ValueError` naming `where`."
@@ -485,7 +519,7 @@ class MarkovPrior(KernelPrior):
 
     def penalty(self, module):
         self.check_layer(module)
-        loc, log_sigma2 = module.weight, module.log_sigma2
+        loc, log_sigma2 = self.in_source_units(module.weight, module.log_sigma2)     # KL(q || p_c) = KL(q / c || p)
         noise = torch.randn(self.n_draws_q, *loc.shape, device=loc.device, dtype=loc.dtype)
         weights = (loc + torch.exp(0.5 * log_sigma2) * noise).unsqueeze(-3)          # S x c_out x c_in x 1 x k x k
         return -gaussian_entropy(log_sigma2, log_sigma2.dim()) + self.negative_elbo(weights).mean()
@@ -494,7 +528,7 @@ class MarkovPrior(KernelPrior):
     def sample(self, weight_shape, device=None, decoder_mean: bool = False) -> torch.Tensor:
         "A `c_out x c_in x k x k` kernel drawn down the chain (or the decoder's mean given the drawn codes)."
         shape = self.check_shape(weight_shape)
-        kernel = self.model.sample(shape[0], shape[1], decoder_mean=decoder_mean).reshape(shape)
+        kernel = self.model.sample(shape[0], shape[1], decoder_mean=decoder_mean).reshape(shape) * self.kernel_scale
         return kernel if device is None else kernel.to(device)
 
 def load_markov_prior(path, kind: str = 'trainable', **options) -> MarkovPrior:

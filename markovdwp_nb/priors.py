@@ -18,8 +18,9 @@ from .vae_train import load_vae
 
 # %% auto #0
 __all__ = ['LOG_2PI_E', 'KINDS', 'PRIOR_SPEC_KEYS', 'layer_label', 'WeightPrior', 'StandardNormalPrior', 'LogUniformPrior',
-           'gaussian_entropy', 'standard_normal', 'KernelPrior', 'ImplicitSlicePrior', 'slice_chunks',
-           'ChunkedSliceSum', 'learned_latent_prior', 'load_prior', 'load_prior_spec', 'load_priors', 'check_priors']
+           'gaussian_entropy', 'standard_normal', 'check_kernel_scale', 'default_init_std', 'KernelPrior',
+           'ImplicitSlicePrior', 'slice_chunks', 'ChunkedSliceSum', 'learned_latent_prior', 'load_prior',
+           'load_prior_spec', 'load_priors', 'check_priors']
 
 # %% ../nbs/11_priors.ipynb #0b00ee8f
 def layer_label(module: nn.Module, name: str | None = None) -> str:
@@ -95,9 +96,53 @@ def _check_draws(value, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1: raise SpecError(f'{name}: expected a positive int, got {value!r}')
     return value
 
+def check_kernel_scale(value, where: str = 'kernel_scale') -> float | str:
+    "`value` as a gauge factor: a positive finite number, `'source'` (1, the source kernels' own size) or `'init'` (kept, resolved per layer)."
+    if value == 'source': return 1.0
+    if value == 'init': return 'init'
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
+        raise SpecError(f'{where}: expected a positive number, "source" or "init", got {value!r}')
+    return float(value)
+
+def default_init_std(module: nn.Module) -> float:
+    "The standard deviation of PyTorch's default initialisation of a conv layer's weight: U(-b, b), b = 1 / sqrt(fan_in)."
+    return 1.0 / math.sqrt(3.0 * module.weight[0].numel())
+
 class KernelPrior(WeightPrior):
-    "A prior over the whole kernel of a Bayesian conv layer: `check_layer` checks the layer's kind and `check_shape` its kernel."
+    """A prior over the whole kernel of a Bayesian conv layer: `check_layer` checks the layer's kind and `check_shape` its kernel.
+    `kernel_scale` c re-gauges it: p_c(W) = p(W / c) / c^d, the source kernels' shapes at c times their size."""
+    kernel_scale = 1.0         # the gauge factor in use (a float)
+    kernel_scale_spec = 1.0    # what the manifest asked for: a factor, or 'init' (resolved by `check_priors`)
+
     def check_shape(self, weight_shape, where: str = 'weight') -> tuple: raise NotImplementedError
+
+    def set_kernel_scale(self, value, where: str = 'kernel_scale'):
+        "Ask for the gauge `value` (see `check_kernel_scale`); a factor applies at once, `'init'` when `check_priors` sees the layer."
+        self.kernel_scale_spec = check_kernel_scale(value, where)
+        if self.kernel_scale_spec != 'init': self.kernel_scale = self.kernel_scale_spec
+        return self
+
+    def in_source_units(self, loc: torch.Tensor, log_sigma2: torch.Tensor) -> tuple:
+        "The posterior's means and log-variances divided by c: KL(q || p_c) is KL(q' || p) for q' the law of W / c (KL is invariant under a bijection)."
+        c = self.kernel_scale
+        return (loc, log_sigma2) if c == 1.0 else (loc / c, log_sigma2 - 2.0 * math.log(c))
+
+    @torch.no_grad()
+    def source_rms(self, weight_shape, seed: int = 0) -> float:
+        "The root mean square entry of a kernel of `weight_shape` drawn from the prior at c = 1 (a fixed seed; the global RNG untouched)."
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return float(self.sample(weight_shape).double().square().mean().sqrt()) / self.kernel_scale
+
+    def resolve_kernel_scale(self, module: nn.Module, name: str | None = None) -> float:
+        "Resolve `'init'` for `module`: c = its default-initialisation std / the prior's rms; a shared prior must get one c."
+        if self.kernel_scale_spec != 'init': return self.kernel_scale
+        c = default_init_std(module) / self.source_rms(module.weight.shape)
+        if getattr(self, '_init_layer', None) is not None and not math.isclose(c, self.kernel_scale, rel_tol=0.05):
+            raise SpecError(f'{layer_label(module, name)}: kernel_scale "init" gives {c:.4g} here but {self.kernel_scale:.4g} for '
+                            f'{self._init_layer}, which shares this prior; give a number instead')
+        if getattr(self, '_init_layer', None) is None: self.kernel_scale, self._init_layer = c, layer_label(module, name)
+        return self.kernel_scale
 
     def check_layer(self, module, name=None):
         if not isinstance(module, BayesianLayer):
@@ -133,7 +178,8 @@ class ImplicitSlicePrior(KernelPrior):
     def latent_shape(self) -> tuple: return tuple(self.decoder.input_shape)
 
     def extra_repr(self) -> str:
-        return f'kind={self.kind!r}, n_draws_q={self.n_draws_q}, n_draws_r={self.n_draws_r}, n_slices={self.n_slices}, chunk_size={self.chunk_size}'
+        return (f'kind={self.kind!r}, n_draws_q={self.n_draws_q}, n_draws_r={self.n_draws_r}, n_slices={self.n_slices}, chunk_size={self.chunk_size}'
+                + (f', kernel_scale={self.kernel_scale:.4g}' if self.kernel_scale != 1.0 else ''))
 
     def check_shape(self, weight_shape, where: str = 'weight') -> tuple:
         "Return `weight_shape` if it is `c_out x c_in x k x k` with the VAE's `k`; else raise naming `where`."
@@ -150,9 +196,9 @@ class ImplicitSlicePrior(KernelPrior):
 
 
     def variational_slices(self, module, name=None) -> tuple:
-        "The means and log-variances of the slices of `module`'s weight, as `N x 1 x k x k` batches."
+        "The means and log-variances of the slices of `module`'s weight, as `N x 1 x k x k` batches, in the source's units (`in_source_units`)."
         self.check_layer(module, name)
-        return module.weight.reshape(-1, *self.slice_shape), module.log_sigma2.reshape(-1, *self.slice_shape)
+        return self.in_source_units(module.weight.reshape(-1, *self.slice_shape), module.log_sigma2.reshape(-1, *self.slice_shape))
 
 # %% ../nbs/11_priors.ipynb #f1e846a9
 @patch
@@ -252,7 +298,7 @@ def sample(self: ImplicitSlicePrior, weight_shape, device=None, decoder_mean: bo
     shape = self.check_shape(weight_shape)
     like = next(self.decoder.parameters(), torch.empty(0))              # the decoder's device and dtype
     slices = self.decoder(self._latent_sample((shape[0] * shape[1],), like))
-    kernel = (slices.mean if decoder_mean else slices.sample()).reshape(shape)
+    kernel = (slices.mean if decoder_mean else slices.sample()).reshape(shape) * self.kernel_scale
     return kernel if device is None else kernel.to(device)
 
 # %% ../nbs/11_priors.ipynb #8325c45c
@@ -270,16 +316,18 @@ def load_prior(path, kind: str = 'trainable', **options) -> ImplicitSlicePrior:
     return ImplicitSlicePrior(vae.decoder, vae.encoder, kind=kind, latent_prior=learned_latent_prior(vae), **options)
 
 # %% ../nbs/11_priors.ipynb #d25c4708
-PRIOR_SPEC_KEYS = ('path', 'kind', 'n_draws_q', 'n_draws_r', 'n_slices', 'chunk_size')
+PRIOR_SPEC_KEYS = ('path', 'kind', 'n_draws_q', 'n_draws_r', 'n_slices', 'chunk_size', 'kernel_scale')
 
 def load_prior_spec(spec: dict, kind: str | None = None, where: str = 'prior') -> ImplicitSlicePrior:
     "The prior of one manifest spec `{'path': ..., 'kind': ..., ...}`; `kind` overrides the spec's; errors name `where`."
     unknown = sorted(set(spec) - set(PRIOR_SPEC_KEYS))
     if unknown: raise SpecError(f'{where}.{unknown[0]}: not an option of a prior (expected {", ".join(PRIOR_SPEC_KEYS)})')
     if 'path' not in spec: raise SpecError(f'{where}.path: missing (the kernel VAE of the prior)')
-    options = {key: value for key, value in spec.items() if key not in ('path', 'kind')}
-    try: return load_prior(spec['path'], kind or spec.get('kind', 'trainable'), **options)
+    options = {key: value for key, value in spec.items() if key not in ('path', 'kind', 'kernel_scale')}
+    scale = check_kernel_scale(spec.get('kernel_scale', 1.0), f'{where}.kernel_scale')
+    try: prior = load_prior(spec['path'], kind or spec.get('kind', 'trainable'), **options)
     except (ValueError, OSError) as exc: raise SpecError(f'{where}: {exc}') from None  # SpecError, SnapshotError, missing files
+    return prior.set_kernel_scale(scale)
 
 def load_priors(specs: dict, kind: str | None = None, where: str = 'options.priors') -> dict:
     "`{layer: prior}` from a manifest's `options.priors`; a value naming another layer shares that layer's prior object."
@@ -295,9 +343,10 @@ def load_priors(specs: dict, kind: str | None = None, where: str = 'options.prio
 
 # %% ../nbs/11_priors.ipynb #f664398c
 def check_priors(model: nn.Module, priors: dict) -> dict:
-    "Return `priors` after checking that each key names a layer of `model` that its prior fits; errors name the layer."
+    "Return `priors` after checking that each key names a layer of `model` that its prior fits (errors name the layer); resolves `kernel_scale` \"init\"."
     layers = dict(model.named_modules())
     for name, prior in priors.items():
         if name not in layers: raise SpecError(f'{name}: no layer of {type(model).__name__} has this name (priors are keyed by layer name)')
         prior.check_layer(layers[name], name)
+        if isinstance(prior, KernelPrior): prior.resolve_kernel_scale(layers[name], name)
     return priors

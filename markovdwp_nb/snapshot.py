@@ -5,7 +5,7 @@
 # %% ../nbs/03_snapshot.ipynb #d8392b4e
 from __future__ import annotations
 
-import contextlib, gzip, io, os, pickle, re, secrets, string, tempfile, time, warnings
+import contextlib, gzip, io, os, pickle, re, secrets, string, tempfile, time, warnings, zlib
 from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
@@ -16,11 +16,11 @@ from torch import nn
 from .spec import SpecError, UserError, get_instance
 
 # %% auto #0
-__all__ = ['SNAPSHOT_FORMAT', 'SEED_FORMAT', 'DTTM_FORMAT', 'SUFFIXES', 'SNAPSHOT_KEYS', 'GZIP_MAGIC', 'KeepsMessage',
-           'SnapshotError', 'MissingFileError', 'TargetError', 'plain_value', 'plain_config', 'plain_state',
-           'make_snapshot', 'cannot_write', 'writing_to', 'check_writable', 'random_name', 'check_tag', 'unique_path',
+__all__ = ['SNAPSHOT_FORMAT', 'SEED_FORMAT', 'DTTM_FORMAT', 'SUFFIXES', 'SNAPSHOT_KEYS', 'GZIP_MAGIC', 'SnapshotError',
+           'MissingFileError', 'TargetError', 'plain_value', 'plain_config', 'plain_state', 'make_snapshot',
+           'cannot_write', 'writing_to', 'check_writable', 'random_name', 'check_tag', 'unique_path', 'new_file_mode',
            'write_bytes_atomically', 'write_atomically', 'save_snapshot', 'normalize_snapshot', 'read_torch_file',
-           'load_snapshot', 'is_snapshot_file', 'iter_snapshots', 'model_from_snapshot', 'conv_weights']
+           'load_snapshot', 'is_snapshot_file', 'iter_snapshots', 'model_from_snapshot', 'load_state', 'conv_weights']
 
 # %% ../nbs/03_snapshot.ipynb #c5802b39
 SNAPSHOT_FORMAT = 'markovdwp_nb.snapshot/1'
@@ -28,21 +28,13 @@ SEED_FORMAT = 'markovdwp'  # the `format` given to snapshots of the original pro
 DTTM_FORMAT = '%Y%m%d %H%M%S'
 SUFFIXES = ('.pt', '.gz')
 
-class KeepsMessage:
-    """Mixin for an exception whose `str` stays the message it was raised with, although fastai rewrites the `args` of an
-    exception raised in a callback ("Exception occured in `EpochCheckpoint` when calling event `after_epoch`: ...")."""
-    def __init__(self, *args):
-        super().__init__(*args)
-        self.message = str(args[0]) if args else ''
-    def __str__(self): return self.message
-
-class SnapshotError(KeepsMessage, UserError, ValueError):
+class SnapshotError(UserError, ValueError):
     "A file that is not a usable snapshot (or checkpoint, or torch file at all); the message names the file and says what is wrong."
 
-class MissingFileError(KeepsMessage, UserError, FileNotFoundError):
+class MissingFileError(UserError, FileNotFoundError):
     "A file that is not there; the message names it."
 
-class TargetError(KeepsMessage, UserError, OSError):
+class TargetError(UserError, OSError):
     "A file or directory that cannot be written (read-only, full, in use by another run); the message names it."
 
 # %% ../nbs/03_snapshot.ipynb #301c05b3
@@ -117,12 +109,25 @@ def cannot_write(target, exc: BaseException) -> TargetError:
     "The `TargetError` '<target>: cannot write: <reason>' for the error `exc` met while writing `target`."
     return TargetError(f'{target}: cannot write: {_reason(exc)}')
 
+# how torch's zip writer reports a write the file system refused (a full disk): "[enforce fail at inline_container.cc:672] . unexpected pos ..."
+_re_zip_writer = re.compile(r'\[enforce fail at inline_container|unexpected pos \d+|PytorchStreamWriter failed')
+
+def _zip_writer_failure(exc: RuntimeError) -> OSError | None:
+    "The failed write behind a `RuntimeError` of torch's zip writer, as an `OSError` saying so; None for any other `RuntimeError`."
+    if not _re_zip_writer.search(str(exc)): return None
+    said = _first_sentence(str(exc).split(']')[-1].lstrip(' .')) or 'write failed'
+    return OSError(f'{said} (torch could not write the file: is the disk full?)')
+
 @contextlib.contextmanager
 def writing_to(target):
-    "Turn an `OSError` raised by the writes in this block into a one-line `TargetError` naming `target`."
+    "Turn an `OSError` raised by the writes in this block (or torch's zip-writer `RuntimeError`) into a one-line `TargetError` naming `target`."
     try: yield
     except (TargetError, FileExistsError): raise
     except OSError as exc: raise cannot_write(target, exc) from None
+    except RuntimeError as exc:
+        failure = _zip_writer_failure(exc)
+        if failure is None: raise
+        raise cannot_write(target, failure) from None
 
 def _remove(path: Path):
     "Remove the file `path` if it is there; ignore a file system that refuses (the error being reported matters more)."
@@ -177,15 +182,23 @@ def _publish(temporary: Path, target: Path, replace: bool):
         return os.replace(temporary, target)
     temporary.unlink()
 
+def new_file_mode() -> int:
+    "The mode `open()` gives a new file: 0o666 less the process's umask (which `tempfile.mkstemp`, at 0o600, does not follow)."
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
+
 def write_bytes_atomically(data, target, reserved: bool = False, overwrite: bool = False) -> Path:
     """Write the bytes `data` to `target` through a temporary file in the same directory, never over an existing file unless
     it is the empty reservation (`reserved`) or `overwrite`; on failure leave nothing behind (the reservation removed, an
-    overwritten file as it was) and raise a `TargetError` naming `target` for a failed write (full disk, read-only file system)."""
+    overwritten file as it was) and raise a `TargetError` naming `target` for a failed write (full disk, read-only file system).
+    The file gets the mode of any new file (`new_file_mode`), not the private 0o600 of the temporary file it was written as."""
     target, temporary = Path(target), None
     try:
         with writing_to(target):
             descriptor, temporary = tempfile.mkstemp(dir=target.parent, prefix=f'.{target.name}.', suffix='.tmp')
             temporary = Path(temporary)
+            os.fchmod(descriptor, new_file_mode())
             with os.fdopen(descriptor, 'wb') as file:
                 file.write(data)
                 file.flush(); os.fsync(file.fileno())
@@ -226,7 +239,7 @@ def _read_payload(path: Path):
     if not is_gzip: return path
     try:
         with gzip.open(path, 'rb') as file: return io.BytesIO(file.read())
-    except (OSError, EOFError) as exc: raise SnapshotError(f'{path}: a damaged gzip file ({_reason(exc)})') from None
+    except (OSError, EOFError, zlib.error) as exc: raise SnapshotError(f'{path}: a damaged gzip file ({_reason(exc)})') from None
 
 _re_global = re.compile(r'GLOBAL (\S+) was not an allowed global')
 
@@ -297,9 +310,16 @@ def model_from_snapshot(snapshot) -> nn.Module:
     if isinstance(snapshot, (str, os.PathLike)): where, snapshot = str(snapshot), load_snapshot(snapshot)
     spec = snapshot['config'].get('model')
     if not isinstance(spec, dict): raise SpecError(f'{where}: config.model: missing, or not a class-spec dict')
-    model = get_instance(**spec)
-    try: model.load_state_dict(snapshot['state'], strict=True)
-    except RuntimeError as exc: raise SnapshotError(f'{where}: state does not fit {type(model).__name__}: {exc}') from None
+    return load_state(get_instance(**spec), snapshot['state'], where)
+
+def load_state(model: nn.Module, state, where: str) -> nn.Module:
+    """Load the `state` read from a file into `model` strictly; one that does not fit (keys missing, unexpected or of
+    another shape, or no state dict at all) is a one-line `SnapshotError` naming `where` (the file)."""
+    if not isinstance(state, Mapping): raise SnapshotError(f'{where}: state: expected a state dict, got {type(state).__qualname__}')
+    try: model.load_state_dict(state, strict=True)
+    except (RuntimeError, KeyError, TypeError, ValueError) as exc:
+        details = [line.strip() for line in str(exc).splitlines()[1:] if line.strip()] or [_reason(exc)]
+        raise SnapshotError(f'{where}: state does not fit {type(model).__name__}: {"; ".join(details)}') from None
     return model
 
 # %% ../nbs/03_snapshot.ipynb #ca56ea51

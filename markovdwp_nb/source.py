@@ -25,7 +25,7 @@ from fastcore.foundation import L
 from .spec import (SpecError, UserError, check_keys, check_trainer, fix_randomness, get_instance, load_manifest, propagate,
                                stage_check)
 from .data import get_dataloaders
-from .snapshot import (KeepsMessage, SnapshotError, TargetError, check_writable, load_snapshot, make_snapshot, read_torch_file,
+from .snapshot import (SnapshotError, TargetError, check_writable, load_snapshot, make_snapshot, read_torch_file,
                                    unique_path, write_atomically, writing_to)
 
 # %% auto #0
@@ -97,7 +97,7 @@ class LinearLRDecay(Callback):
         progress = (self.epoch + self.iter / max(self.n_iter, 1)) / self.n_epoch
         self.opt.set_hyper('lr', self.lr * max(0.0, 1.0 - progress))
 
-class DivergedError(KeepsMessage, UserError, FloatingPointError):
+class DivergedError(UserError, FloatingPointError):
     "A training run whose loss became non-finite or exploded; the message names the epoch and batch and what to try."
 
 class FailOnNaN(Callback):

@@ -14,13 +14,20 @@ __all__ = ['DEFAULT_MODULES', 'DENIED', 'DENIED_EXCEPT', 'SPEC_BASES', 'ALIASES'
            'STAGE_MODULES', 'MAX_DEPTH', 'UserError', 'SpecError', 'allowed_modules', 'allow_modules', 'revoke_modules',
            'register_spec', 'unregister_spec', 'qualname', 'check_spec_string', 'get_class', 'get_instance',
            'from_spec', 'strip_json_comments', 'substitute_env', 'manifest_kind', 'did_you_mean', 'check_keys',
-           'check_number', 'check_trainer', 'check_arguments', 'stage_check', 'validate_manifest', 'options_of',
-           'resolve', 'set_path', 'override', 'parse_assignment', 'apply_assignments', 'read_json', 'load_manifest',
-           'flatten', 'unflatten', 'propagate', 'expand_grid', 'merge', 'fix_randomness']
+           'check_number', 'check_trainer', 'named_keywords', 'keyword_names', 'check_arguments', 'feed_settings',
+           'feed_loader', 'stage_check', 'validate_manifest', 'check_vae_section', 'options_of', 'resolve', 'set_path',
+           'override', 'parse_assignment', 'apply_assignments', 'read_json', 'load_manifest', 'flatten', 'unflatten',
+           'propagate', 'expand_grid', 'merge', 'fix_randomness']
 
 # %% ../nbs/00_spec.ipynb #68d0d78a
 class UserError(Exception):
-    "A user's mistake (a bad manifest, argument or file): the command line prints its one-line message and exits with status 2."
+    """A user's mistake (a bad manifest, argument or file): the command line prints its one-line message and exits with status 2.
+    Its `str` stays the message it was raised with, although fastai rewrites the `args` of an exception raised in a callback
+    ("Exception occured in `PriorInit` when calling event `before_fit`:" and the message, on two lines)."""
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.message = str(args[0]) if args else ''
+    def __str__(self): return self.message
 
 class SpecError(UserError, ValueError):
     "A class-spec or manifest that cannot be used; the message names the offending string, file or key path."
@@ -360,12 +367,25 @@ def _class_of_spec(spec, path: str):
     try: return get_class(cls)
     except SpecError as exc: raise SpecError(f'{where}: {exc}') from None
 
+def _parameters(fn) -> list | None:
+    "The parameters of the signature of `fn` (a class or a function), or None when it cannot be read."
+    try: return list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError): return None
+
+def named_keywords(fn) -> list:
+    "The arguments of `fn` (a function or a class) that can be passed by name, in order (a `**kwargs` left out)."
+    return [p.name for p in _parameters(fn) or () if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+
+def keyword_names(cls) -> list | None:
+    "The arguments `cls(...)` accepts by name, or None when it takes any (`**kwargs`) or its signature cannot be read."
+    params = _parameters(cls)
+    if params is None or any(p.kind is p.VAR_KEYWORD for p in params): return None
+    return named_keywords(cls)
+
 def check_arguments(cls, spec: dict, path: str, skip=('cls',)):
     "Every key of the class-spec `spec` must be an argument of `cls` (unless it takes `**kwargs`); errors name `path.key`."
-    try: params = inspect.signature(cls).parameters.values()
-    except (TypeError, ValueError): return
-    if any(p.kind is p.VAR_KEYWORD for p in params): return
-    names = [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    names = keyword_names(cls)
+    if names is None: return
     for key in spec:
         if key not in skip and key not in names:
             raise SpecError(f'{_join(path, key)}: not an argument of {cls.__name__}{did_you_mean(key, names)}; '
@@ -399,19 +419,33 @@ def _check_resampling(resampling, datasets):
         if isinstance(rule, dict) and rule.get('kind', 'subset') not in RESAMPLING_KINDS:
             raise SpecError(f'{_join(where, "kind")}: {rule.get("kind")!r} is not one of {", ".join(RESAMPLING_KINDS)}')
 
+def feed_settings(feed, where: str) -> dict:
+    """The fastai `DataLoader` arguments of one feed's settings (torch's names translated: `batch_size` -> `bs`), each checked;
+    a feed with a `cls` passes that loader class its own settings too. `validate_manifest` and `data.build_feed` both read feeds through it."""
+    _expect(feed, dict, where, 'a dict of DataLoader settings')
+    if 'cls' not in feed: check_keys(feed, FEED_KEYS, where, 'feed setting')
+    for key in ('batch_size', 'bs'):
+        if key in feed: check_number(feed[key], _join(where, key), integer=True, positive=True)
+    if 'num_workers' in feed: check_number(feed['num_workers'], _join(where, 'num_workers'), integer=True, minimum=0)
+    for key in ('shuffle', 'pin_memory', 'drop_last'):
+        if key in feed: _expect(feed[key], bool, _join(where, key), 'true or false')
+    return {FEED_KEYS.get(key, key): value for key, value in feed.items() if key != 'cls'}
+
+def feed_loader(feed: dict, where: str):
+    "The loader class of a feed: fastai's `DataLoader`, or the subclass of it that the feed's `cls` names (resolved by `get_class`)."
+    from fastai.data.load import DataLoader  # imported on first use: this module does not import torch
+    if 'cls' not in feed: return DataLoader
+    cls = _check_class_spec(feed, where, arguments=False)  # a loader class takes its own settings
+    if not issubclass(cls, DataLoader): raise SpecError(f'{where}.cls: {qualname(cls)} is not a fastai DataLoader (fastai.data.load.DataLoader)')
+    return cls
+
 def _check_feeds(feeds, available):
     if not feeds: raise SpecError('feeds: at least one feed is needed')
     for name, feed in feeds.items():
         where = _join('feeds', name)
         if name not in available: raise SpecError(f'{where}: no dataset named {name!r}{did_you_mean(name, available)}')
-        _expect(feed, dict, where, 'a dict of DataLoader settings')
-        if 'cls' in feed: _check_class_spec(feed, where, arguments=False)  # a loader class takes its own settings
-        else: check_keys(feed, FEED_KEYS, where, 'feed setting')
-        for key in ('batch_size', 'bs'):
-            if key in feed: check_number(feed[key], _join(where, key), integer=True, positive=True)
-        if 'num_workers' in feed: check_number(feed['num_workers'], _join(where, 'num_workers'), integer=True, minimum=0)
-        for key in ('shuffle', 'pin_memory', 'drop_last'):
-            if key in feed: _expect(feed[key], bool, _join(where, key), 'true or false')
+        feed_settings(feed, where)
+        feed_loader(feed, where)
 
 def _check_options(options: dict):
     if 'lr' in options: check_number(options['lr'], 'options.lr', positive=True)
@@ -452,20 +486,27 @@ def validate_manifest(manifest: dict, kind: str | None = None) -> str:
     check_trainer(manifest['trainer'])
     _check_options(_expect(manifest['options'], dict, 'options', 'a dict'))
     if 'model' in MANIFEST_FIELDS[kind]: _check_class_spec(manifest['model'], 'model')
-    if kind == 'vae':
-        _check_class_spec(manifest['runtime'], 'runtime', partial=True, arguments=False)  # the runtime takes `options`: its stage checks them
-        vae = _expect(manifest['vae'], dict, 'vae', 'a dict with "encoder" and "decoder"')
-        check_keys(vae, ('encoder', 'decoder', 'options'), 'vae')
-        for part in ('encoder', 'decoder'):
-            if part not in vae: raise SpecError(f'vae.{part}: missing')
-            _check_class_spec(vae[part], f'vae.{part}')
-        _expect(vae.get('options', {}), dict, 'vae.options', 'a dict')
+    if kind == 'vae': check_vae_section(manifest)
     if kind == 'dwp' and 'priors' in options_of(manifest):
         resolve(_expect(manifest['options']['priors'], dict, 'options.priors', 'a dict'), path='options.priors')
     _check_nested_specs(manifest)
     if kind not in STAGE_CHECKS: importlib.import_module(STAGE_MODULES[kind])  # the stage registers its checks when imported
     for check in STAGE_CHECKS.get(kind, ()): check(manifest)
     return kind
+
+def check_vae_section(manifest: dict) -> dict:
+    """The `vae` section of a VAE manifest, or of the config stored with a kernel VAE, after checking what a kernel VAE is built
+    from: the `runtime` class string, the `encoder` and `decoder` class-specs (and their arguments), `vae.options` a dict."""
+    for key in ('runtime', 'vae'):
+        if key not in manifest: raise SpecError(f'{key}: missing (a kernel VAE is built from "runtime" and "vae")')
+    _check_class_spec(manifest['runtime'], 'runtime', partial=True, arguments=False)  # the runtime takes `options`: its stage checks them
+    vae = _expect(manifest['vae'], dict, 'vae', 'a dict with "encoder" and "decoder"')
+    check_keys(vae, ('encoder', 'decoder', 'options'), 'vae')
+    for part in ('encoder', 'decoder'):
+        if part not in vae: raise SpecError(f'vae.{part}: missing')
+        _check_class_spec(vae[part], f'vae.{part}')
+    _expect(vae.get('options', {}), dict, 'vae.options', 'a dict')
+    return vae
 
 def options_of(manifest: dict) -> dict:
     "The manifest's `options` section ({} when it is missing or not a dict)."
@@ -570,8 +611,9 @@ def _line_of_duplicate(text: str, key: str) -> int:
     hits = [m.start() for m in re.finditer(re.escape(json.dumps(key)) + r'\s*:', text)]
     return text.count('\n', 0, hits[1]) + 1 if len(hits) > 1 else 0
 
-def read_json(path) -> object:
-    "Read a JSON file with comments and trailing commas; errors name the file, line and column. Repeated keys and deep nesting are errors."
+def read_json(path, what: str = 'a manifest') -> object:
+    """Read a JSON file with comments and trailing commas; errors name the file, line and column. Repeated keys, NaN and deep
+    nesting are errors (`what` the file is, for the message), never a `RecursionError`."""
     path = Path(path)
     try: text = path.read_text(encoding='utf-8')
     except FileNotFoundError: raise SpecError(f'{path}: no such file') from None
@@ -588,7 +630,7 @@ def read_json(path) -> object:
     except RecursionError: deep = True  # too deep for the parser itself
     else: deep = not _depth_ok(data)
     if deep:
-        raise SpecError(f'{path}: nested more than {MAX_DEPTH} levels deep; a manifest is never that deep')
+        raise SpecError(f'{path}: nested more than {MAX_DEPTH} levels deep; {what} is never that deep')
     return data
 
 def load_manifest(path, kind: str | None = None, env=None, validate: bool = True, assignments=()) -> dict:

@@ -5,7 +5,7 @@
 # %% ../nbs/09_vae_train.ipynb #3f24cc86
 from __future__ import annotations
 
-import contextlib, copy, inspect, io, json, math, os, sys, time, warnings
+import contextlib, copy, io, json, math, os, sys, time, warnings
 from functools import partial
 from pathlib import Path
 
@@ -21,9 +21,11 @@ import matplotlib
 from matplotlib.figure import Figure
 from torch.utils.data import DataLoader as TorchDataLoader
 
-from .spec import SpecError, fix_randomness, from_spec, get_class, load_manifest
+from .spec import (SpecError, check_number, check_vae_section, did_you_mean, fix_randomness, from_spec, get_class,
+                               keyword_names, load_manifest, named_keywords, options_of, stage_check)
 from .data import VALID_FEEDS, get_dataloaders
-from .snapshot import load_snapshot, make_snapshot, normalize_snapshot, read_torch_file, unique_path, write_atomically, writing_to
+from .snapshot import (load_snapshot, load_state, make_snapshot, normalize_snapshot, read_torch_file, unique_path,
+                                   write_atomically, writing_to)
 from .source import DivergedError, EpochCheckpoint, FailOnNaN, LinearLRDecay, RecorderColumns, trainer_settings
 from .source import read_checkpoint, resolve_target, restore_checkpoint, run_guard
 from .kernels import SingleKernelDataset, layer_labels
@@ -31,26 +33,17 @@ from .vae import KernelVAE, as_slices, beta_schedule, is_seed_vae, load_dwp_vae,
 
 # %% auto #0
 __all__ = ['TRAINER_OPTIONS', 'EVAL_BATCH', 'EVAL_ITEMS', 'SLICE_CMAP', 'WANDB_PROJECT', 'EVAL_DRAWS', 'AUTO_SCALE_ITEMS',
-           'EVAL_SEED', 'named_keywords', 'keyword_names', 'build_network', 'runtime_options', 'build_runtime',
-           'held_out_name', 'cap_workers', 'vae_dataloaders', 'likelihood_bounds', 'posterior_means', 'active_units',
-           'evaluate_vae', 'BetaStep', 'loss_term_names', 'LossTerms', 'fixed_draws', 'HeldOutLikelihood',
-           'slice_mosaic', 'slices_figure', 'latents_figure', 'layer_names', 'figure_image', 'KernelPictures',
-           'picture_path', 'wandb_mode', 'start_wandb', 'wandb_logging', 'vae_learner', 'dataset_source',
-           'check_slice_size', 'epoch_history', 'last_epoch', 'diverged_as_error', 'sample_slices', 'resolve_scale',
-           'wandb_state', 'ResumeWandbSteps', 'checkpoint_every_epoch', 'train_vae', 'load_vae', 'epoch_summary',
-           'cli_vae', 'kernel_batches', 'cli_vae_eval']
+           'EVAL_SEED', 'build_network', 'runtime_options', 'shared_options', 'build_runtime', 'held_out_name',
+           'cap_workers', 'vae_dataloaders', 'likelihood_bounds', 'posterior_means', 'active_units', 'evaluate_vae',
+           'BetaStep', 'loss_term_names', 'LossTerms', 'fixed_draws', 'HeldOutLikelihood', 'slice_mosaic',
+           'slices_figure', 'latents_figure', 'layer_names', 'figure_image', 'KernelPictures', 'picture_path',
+           'wandb_mode', 'start_wandb', 'wandb_logging', 'eval_draws_of', 'check_vae_manifest', 'vae_learner',
+           'dataset_source', 'check_slice_size', 'epoch_history', 'last_epoch', 'diverged_as_error', 'sample_slices',
+           'resolve_scale', 'wandb_state', 'ResumeWandbSteps', 'checkpoint_every_epoch', 'train_vae', 'load_vae',
+           'epoch_summary', 'cli_vae', 'kernel_batches', 'cli_vae_eval']
 
 # %% ../nbs/09_vae_train.ipynb #4151eece
 TRAINER_OPTIONS = ('wandb', 'eval_draws')
-
-def named_keywords(fn) -> set:
-    "The arguments of `fn` (a function or a class) that can be passed by name."
-    return {p.name for p in inspect.signature(fn).parameters.values() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
-
-def keyword_names(cls) -> set | None:
-    "The keyword arguments `cls(...)` accepts by name, or None when it takes any (`**kwargs`)."
-    if any(p.kind is p.VAR_KEYWORD for p in inspect.signature(cls).parameters.values()): return None
-    return named_keywords(cls)
 
 def _spec_class(spec, where: str):
     try: return get_class(spec['cls'] if isinstance(spec, dict) else spec)
@@ -66,26 +59,35 @@ def build_network(spec, shared: dict, where: str):
 # %% ../nbs/09_vae_train.ipynb #69f6a82e
 def runtime_options(manifest: dict, runtime_cls) -> dict:
     "The entries of `options` that go to the runtime class; `SpecError` naming `options.<key>` for one it does not take."
-    options = {k: v for k, v in manifest['options'].items() if k not in TRAINER_OPTIONS}
+    options = {k: v for k, v in options_of(manifest).items() if k not in TRAINER_OPTIONS}
     accepted = keyword_names(runtime_cls)
     if accepted is None:  # the package's runtimes take **options only to reject them by name: collect the named keywords of the chain
         inits = [vars(c)['__init__'] for c in runtime_cls.__mro__ if '__init__' in vars(c) and c not in (object, torch.nn.Module)]
         accepted = set().union(*map(named_keywords, inits))
-    accepted -= {'encoder', 'decoder', 'self'}
+    accepted = set(accepted) - {'encoder', 'decoder', 'self'}
     for key in options:
         if key not in accepted:
-            raise SpecError(f'options.{key}: not an option of {runtime_cls.__name__} (its options: {", ".join(sorted(accepted))}; '
-                            f'the trainer\'s: {", ".join(TRAINER_OPTIONS)})')
+            raise SpecError(f'options.{key}: not an option of {runtime_cls.__name__}{did_you_mean(key, [*accepted, *TRAINER_OPTIONS])} '
+                            f'(its options: {", ".join(sorted(accepted))}; the trainer\'s: {", ".join(TRAINER_OPTIONS)})')
     return options
 
-def build_runtime(manifest: dict):
-    "The runtime (a `KernelVAE` with its objective) of a VAE manifest: `runtime`, `vae.encoder`, `vae.decoder`, `vae.options`, `options`."
-    vae = manifest['vae']
+def shared_options(vae: dict) -> dict:
+    "`vae.options`, the keywords shared by the encoder and the decoder; `SpecError` naming one that neither takes."
     shared = dict(vae.get('options') or {})
     classes = {part: _spec_class(vae[part], f'vae.{part}') for part in ('encoder', 'decoder')}
+    names = [keyword_names(cls) for cls in classes.values()]
+    if None in names: return shared  # a net that takes **kwargs takes them all
     for key in shared:
-        if not any(keyword_names(cls) is None or key in keyword_names(cls) for cls in classes.values()):
-            raise SpecError(f'vae.options.{key}: accepted by neither {classes["encoder"].__name__} nor {classes["decoder"].__name__}')
+        if not any(key in accepted for accepted in names):
+            raise SpecError(f'vae.options.{key}: accepted by neither {classes["encoder"].__name__} nor {classes["decoder"].__name__}'
+                            f'{did_you_mean(key, [*names[0], *names[1]])}')
+    return shared
+
+def build_runtime(manifest: dict):
+    """The runtime (a `KernelVAE` with its objective) of a VAE manifest, or of the config stored with one: `runtime`, `vae.encoder`,
+    `vae.decoder`, `vae.options`, `options`; `SpecError` naming the key that is missing or wrong."""
+    vae = check_vae_section(manifest)
+    shared = shared_options(vae)
     encoder, decoder = (build_network(vae[part], shared, f'vae.{part}') for part in ('encoder', 'decoder'))
     runtime_cls = _spec_class(manifest['runtime'], 'runtime')
     options = runtime_options(manifest, runtime_cls)
@@ -407,15 +409,27 @@ def wandb_logging(learn, manifest: dict, directory=None, mode: str = 'offline', 
 # %% ../nbs/09_vae_train.ipynb #a7ca7206
 EVAL_DRAWS = 128
 
+def eval_draws_of(options: dict) -> int:
+    "`options.eval_draws`, the importance samples of the held-out IWAE (`EVAL_DRAWS` by default), checked."
+    return check_number(options.get('eval_draws', EVAL_DRAWS), 'options.eval_draws', integer=True, positive=True)
+
+@stage_check('vae')
+def check_vae_manifest(manifest: dict):
+    """The VAE stage's own checks, run by `validate_manifest` (so by `markovdwp check`, and by `markovdwp vae` before anything is
+    read or built): every `vae.options` key taken by the encoder or the decoder, every `options` key by the runtime or the
+    trainer (with a did-you-mean), `options.eval_draws` and `options.wandb`."""
+    shared_options(manifest['vae'])
+    runtime_options(manifest, _spec_class(manifest['runtime'], 'runtime'))
+    eval_draws_of(manifest['options'])
+    wandb_mode(manifest['options'], env={})
+
 def vae_learner(manifest: dict, runtime=None, dls=None, device=None, where: str = 'manifest', pictures=None) -> Learner:
     "The fastai `Learner` of a VAE manifest: runtime, slices, Adam with linear LR decay, clipping, NaN guard, the VAE callbacks."
     _, clip = trainer_settings(manifest['trainer'])
     runtime = build_runtime(manifest) if runtime is None else runtime
     dls = vae_dataloaders(manifest, device) if dls is None else dls
     lr = manifest['options'].get('lr', getattr(runtime, 'lr', 1e-3))
-    eval_draws = manifest['options'].get('eval_draws', EVAL_DRAWS)
-    if isinstance(eval_draws, bool) or not isinstance(eval_draws, int) or eval_draws < 1:
-        raise SpecError(f'options.eval_draws: expected a positive int, got {eval_draws!r}')
+    eval_draws = eval_draws_of(manifest['options'])
     cbs = [BetaStep(), LossTerms(), HeldOutLikelihood(dls.valid, n_draws=eval_draws), KernelPictures(dls.valid, path=pictures),
            LinearLRDecay(lr), FailOnNaN(where)]
     if clip > 0: cbs.append(GradientClip(clip))
@@ -549,7 +563,7 @@ def load_vae(path):
                         f'expected a file written by `markovdwp vae`, an original MarkovDWP VAE file or a directory with {PARAMS_NAME}')
     try: runtime = build_runtime(snapshot['config'])
     except SpecError as exc: raise SpecError(f'{path}: {exc}') from None
-    runtime.load_state_dict(snapshot['state'])
+    load_state(runtime, snapshot['state'], str(path))
     runtime.history = snapshot.get('history', [])
     return runtime.eval()
 
