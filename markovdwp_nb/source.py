@@ -26,7 +26,7 @@ from .spec import (SpecError, UserError, check_keys, check_trainer, fix_randomne
                                stage_check)
 from .data import get_dataloaders
 from .snapshot import (SnapshotError, TargetError, check_writable, load_snapshot, make_snapshot, read_torch_file,
-                                   unique_path, write_atomically, writing_to)
+                                   load_state, unique_path, write_atomically, writing_to)
 
 # %% auto #0
 __all__ = ['CHECKPOINT_KEYS', 'trainer_settings', 'SOURCE_OPTIONS', 'l2_terms', 'coef_value', 'WeightedPenalty',
@@ -195,12 +195,16 @@ def check_checkpoint(data, path) -> dict:
     if missing: raise SnapshotError(f'{path}: not a checkpoint (missing keys {", ".join(missing)})')
     return data
 
-def restore_checkpoint(learn, path) -> int:
-    "Load the checkpoint at `path` (or the checkpoint dict `read_checkpoint` returned) into `learn`; return the epoch to start at."
+def restore_checkpoint(learn, path, where=None) -> int:
+    """Load the checkpoint at `path` (or the checkpoint dict `read_checkpoint` returned, read from the file `where`) into
+    `learn`; return the epoch to start at. A checkpoint that does not fit the run is a `SnapshotError` naming the file."""
     ckpt = path if isinstance(path, Mapping) else check_checkpoint(read_torch_file(path, 'checkpoint'), path)
-    learn.model.load_state_dict(ckpt['model'])
+    where = str(where or ('checkpoint' if isinstance(path, Mapping) else path))
+    load_state(learn.model, ckpt['model'], where)                     # a state that does not fit: one line naming the file
     if learn.opt is None: learn.create_opt()
-    learn.opt.load_state_dict({'state': ckpt['opt']['state'], 'hypers': L(ckpt['opt']['hypers'])})
+    try: learn.opt.load_state_dict({'state': ckpt['opt']['state'], 'hypers': L(ckpt['opt']['hypers'])})
+    except (RuntimeError, KeyError, TypeError, ValueError, IndexError) as exc:
+        raise SnapshotError(f'{where}: its optimizer state does not fit this run ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ""})') from None
     _set_rng_states(learn, ckpt['rng'])
     return ckpt['epoch'] + 1
 
@@ -366,7 +370,7 @@ def train_source(manifest: dict, target=None, seed=None, tag: str | None = None,
         if earlier is not None: seed_used = earlier.get('seed', seed_used)
         learn = source_learner(manifest, device, where)
         learn.add_cbs(cbs)
-        if earlier is not None: start_epoch = restore_checkpoint(learn, earlier)
+        if earlier is not None: start_epoch = restore_checkpoint(learn, earlier, ckpt)
         if ckpt is not None: learn.add_cb(EpochCheckpoint(ckpt, config=manifest, seed=seed_used, resume_from=earlier))
         max_epochs, _ = trainer_settings(manifest['trainer'])
         if start_epoch < max_epochs: learn.fit(max_epochs, start_epoch=start_epoch)

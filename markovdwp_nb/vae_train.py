@@ -510,7 +510,7 @@ class ResumeWandbSteps(Callback):
 def checkpoint_every_epoch(learn, ckpt, earlier: dict | None, config: dict, seed, extra=wandb_state) -> int:
     """Resume `learn` from `earlier` (the loaded checkpoint `ckpt` of an unfinished run, or None) and add the callbacks that
     write `ckpt` after every epoch (with `extra(learn)`) and continue the W&B step count. Returns the epoch to start at."""
-    start_epoch = 0 if earlier is None else restore_checkpoint(learn, earlier)
+    start_epoch = 0 if earlier is None else restore_checkpoint(learn, earlier, ckpt)
     if ckpt is not None: learn.add_cb(EpochCheckpoint(ckpt, config=config, seed=seed, row=last_epoch, extra=extra, resume_from=earlier))
     if earlier is not None: learn.add_cb(ResumeWandbSteps(earlier.get('wandb_step'), start_epoch))
     return start_epoch
