@@ -24,7 +24,7 @@ from .spec import SpecError, check_keys, check_number, fix_randomness, get_insta
 from .data import get_dataloaders
 from .models import CIFARNet, DigitsNet
 from .nn import Conv2dGaussian, Conv2dVD, LinearGaussian, LinearVD, GaussianLayer, VDLayer, bayesian_layers, sparsity_report
-from .priors import LogUniformPrior, StandardNormalPrior, check_priors, load_priors
+from .priors import LogUniformPrior, StandardNormalPrior, check_prior_specs, check_priors, load_priors
 from .callbacks import KLAnneal, KLPenalty, PriorInit, SparsityMetrics, evaluate_ensemble, prior_parameters, prior_splitter
 from .source import FailOnNaN, LinearLRDecay, read_checkpoint, run_guard, trainer_settings
 from .snapshot import TargetError, make_snapshot, write_atomically, write_bytes_atomically, writing_to
@@ -142,7 +142,7 @@ def check_dwp_manifest(manifest: dict):
     before anything is built): known keys, `lr`, `kind` and `priors`, `kl_warmup`, `log_sigma2_lr_factor`, `n_samples`, `wandb`."""
     options = manifest['options']
     check_options(options)
-    experiment_kind(options)
+    if experiment_kind(options) == 'implicit': check_prior_specs(options['priors'])   # keys and values; no file is read
     kl_warmup(options.get('kl_warmup'))
     lr_factor(options.get('log_sigma2_lr_factor', 1.0))
     if 'n_samples' in options: check_number(options['n_samples'], 'options.n_samples', integer=True, positive=True)

@@ -20,7 +20,7 @@ from .vae_train import load_vae
 __all__ = ['LOG_2PI_E', 'KINDS', 'PRIOR_SPEC_KEYS', 'layer_label', 'WeightPrior', 'StandardNormalPrior', 'LogUniformPrior',
            'gaussian_entropy', 'standard_normal', 'check_kernel_scale', 'default_init_std', 'KernelPrior',
            'ImplicitSlicePrior', 'slice_chunks', 'ChunkedSliceSum', 'learned_latent_prior', 'load_prior',
-           'load_prior_spec', 'load_priors', 'check_priors']
+           'check_prior_spec', 'load_prior_spec', 'check_prior_specs', 'load_priors', 'check_priors']
 
 # %% ../nbs/11_priors.ipynb #0b00ee8f
 def layer_label(module: nn.Module, name: str | None = None) -> str:
@@ -318,26 +318,41 @@ def load_prior(path, kind: str = 'trainable', **options) -> ImplicitSlicePrior:
 # %% ../nbs/11_priors.ipynb #d25c4708
 PRIOR_SPEC_KEYS = ('path', 'kind', 'n_draws_q', 'n_draws_r', 'n_slices', 'chunk_size', 'kernel_scale')
 
-def load_prior_spec(spec: dict, kind: str | None = None, where: str = 'prior') -> ImplicitSlicePrior:
-    "The prior of one manifest spec `{'path': ..., 'kind': ..., ...}`; `kind` overrides the spec's; errors name `where`."
+def check_prior_spec(spec: dict, where: str = 'prior') -> dict:
+    "`spec` if its keys and values can make a prior (no file is read); a `SpecError` naming the key otherwise."
     unknown = sorted(set(spec) - set(PRIOR_SPEC_KEYS))
     if unknown: raise SpecError(f'{where}.{unknown[0]}: not an option of a prior (expected {", ".join(PRIOR_SPEC_KEYS)})')
-    if 'path' not in spec: raise SpecError(f'{where}.path: missing (the kernel VAE of the prior)')
+    if not isinstance(spec.get('path'), str) or not spec['path']: raise SpecError(f'{where}.path: missing (the kernel VAE of the prior)')
+    if spec.get('kind', 'trainable') not in KINDS: raise SpecError(f'{where}.kind: expected one of {", ".join(KINDS)}, got {spec["kind"]!r}')
+    for key in ('n_draws_q', 'n_draws_r', 'n_slices', 'chunk_size'):
+        if spec.get(key) is not None: _check_draws(spec[key], f'{where}.{key}')
+    check_kernel_scale(spec.get('kernel_scale', 1.0), f'{where}.kernel_scale')
+    return spec
+
+def load_prior_spec(spec: dict, kind: str | None = None, where: str = 'prior') -> ImplicitSlicePrior:
+    "The prior of one manifest spec `{'path': ..., 'kind': ..., ...}`; `kind` overrides the spec's; errors name `where`."
+    check_prior_spec(spec, where)
     options = {key: value for key, value in spec.items() if key not in ('path', 'kind', 'kernel_scale')}
     scale = check_kernel_scale(spec.get('kernel_scale', 1.0), f'{where}.kernel_scale')
     try: prior = load_prior(spec['path'], kind or spec.get('kind', 'trainable'), **options)
     except (ValueError, OSError) as exc: raise SpecError(f'{where}: {exc}') from None  # SpecError, SnapshotError, missing files
     return prior.set_kernel_scale(scale)
 
-def load_priors(specs: dict, kind: str | None = None, where: str = 'options.priors') -> dict:
-    "`{layer: prior}` from a manifest's `options.priors`; a value naming another layer shares that layer's prior object."
+def check_prior_specs(specs: dict, kind: str | None = None, where: str = 'options.priors') -> dict:
+    "Check a manifest's `options.priors` without reading a file (what `markovdwp check` runs); `{layer: ('spec', owner)}`."
     if not isinstance(specs, dict): raise SpecError(f'{where}: expected a dict of layer names to priors, got {type(specs).__name__}')
     if kind is not None and kind not in KINDS: raise SpecError(f'--priors: expected one of {", ".join(KINDS)}, got {kind!r}')
     for name, spec in specs.items():
         if not isinstance(spec, (dict, str)): raise SpecError(f'{where}.{name}: expected a prior spec or the name of another layer, got {spec!r}')
+        if isinstance(spec, dict): check_prior_spec(spec, f'{where}.{name}')
     owners = resolve({name: spec if isinstance(spec, str) else ('spec', name) for name, spec in specs.items()}, where)
     for name, owner in owners.items():
         if isinstance(owner, str): raise SpecError(f'{where}.{name}: {owner!r} is neither a prior spec nor another layer of {where}')
+    return owners
+
+def load_priors(specs: dict, kind: str | None = None, where: str = 'options.priors') -> dict:
+    "`{layer: prior}` from a manifest's `options.priors`; a value naming another layer shares that layer's prior object."
+    owners = check_prior_specs(specs, kind, where)
     loaded = {name: load_prior_spec(spec, kind, f'{where}.{name}') for name, spec in specs.items() if isinstance(spec, dict)}
     return {name: loaded[owner[1]] for name, owner in owners.items()}
 
