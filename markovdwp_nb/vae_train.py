@@ -32,18 +32,19 @@ from .kernels import SingleKernelDataset, layer_labels
 from .vae import KernelVAE, as_slices, beta_schedule, is_seed_vae, load_dwp_vae, log_weights, seed_vae, PARAMS_NAME
 
 # %% auto #0
-__all__ = ['TRAINER_OPTIONS', 'EVAL_BATCH', 'EVAL_ITEMS', 'SLICE_CMAP', 'WANDB_PROJECT', 'EVAL_DRAWS', 'AUTO_SCALE_ITEMS',
-           'EVAL_SEED', 'build_network', 'runtime_options', 'shared_options', 'build_runtime', 'held_out_name',
-           'cap_workers', 'vae_dataloaders', 'likelihood_bounds', 'posterior_means', 'active_units', 'evaluate_vae',
-           'BetaStep', 'loss_term_names', 'LossTerms', 'fixed_draws', 'HeldOutLikelihood', 'slice_mosaic',
-           'slices_figure', 'latents_figure', 'layer_names', 'figure_image', 'KernelPictures', 'picture_path',
-           'wandb_mode', 'start_wandb', 'wandb_logging', 'eval_draws_of', 'check_vae_manifest', 'vae_learner',
+__all__ = ['TRAINER_OPTIONS', 'EVAL_BATCH', 'EVAL_ITEMS', 'EVAL_BUDGET', 'TRAIN_COST', 'MIN_EVAL_ITEMS', 'SLICE_CMAP',
+           'WANDB_PROJECT', 'EVAL_DRAWS', 'AUTO_SCALE_ITEMS', 'EVAL_SEED', 'build_network', 'runtime_options',
+           'shared_options', 'build_runtime', 'held_out_name', 'cap_workers', 'vae_dataloaders', 'likelihood_bounds',
+           'posterior_means', 'active_units', 'evaluate_vae', 'BetaStep', 'loss_term_names', 'LossTerms', 'eval_plan',
+           'evaluates_after', 'held_out_subset', 'fixed_draws', 'HeldOutLikelihood', 'slice_mosaic', 'slices_figure',
+           'latents_figure', 'layer_names', 'figure_image', 'KernelPictures', 'picture_path', 'wandb_mode',
+           'start_wandb', 'wandb_logging', 'eval_draws_of', 'eval_cadence_of', 'check_vae_manifest', 'vae_learner',
            'dataset_source', 'check_slice_size', 'epoch_history', 'last_epoch', 'diverged_as_error', 'sample_slices',
            'resolve_scale', 'wandb_state', 'ResumeWandbSteps', 'checkpoint_every_epoch', 'train_vae', 'load_vae',
            'epoch_summary', 'cli_vae', 'kernel_batches', 'cli_vae_eval']
 
 # %% ../nbs/09_vae_train.ipynb #4151eece
-TRAINER_OPTIONS = ('wandb', 'eval_draws')
+TRAINER_OPTIONS = ('wandb', 'eval_draws', 'eval_every', 'eval_items')
 
 def _spec_class(spec, where: str):
     try: return get_class(spec['cls'] if isinstance(spec, dict) else spec)
@@ -209,6 +210,30 @@ class LossTerms(RecorderColumns, Callback):
 
     def after_validate(self): self.column_values.update(self._means('valid_'))
 
+# %% ../nbs/09_vae_train.ipynb #30f3d2d8
+EVAL_BUDGET, TRAIN_COST, MIN_EVAL_ITEMS = 0.2, 3, 256
+
+def eval_plan(n_train: int, n_held_out: int, n_draws: int, train_draws: int = 1, every='auto', items='auto') -> tuple:
+    """(every, items): evaluate after every `every`-th epoch on `items` held-out slices. "auto" keeps those evaluations within
+    `EVAL_BUDGET` of a training epoch (`TRAIN_COST` decoder passes per training slice and draw); `items` may be "all"."""
+    budget = EVAL_BUDGET * TRAIN_COST * max(n_train, 1) * max(train_draws, 1)  # decoder passes per epoch
+    if items == 'auto': items = max(MIN_EVAL_ITEMS, int(budget * (1 if every == 'auto' else every) // n_draws))
+    items = n_held_out if items in ('all', None) else min(items, n_held_out)
+    if every == 'auto': every = max(1, math.ceil(items * n_draws / budget))
+    return every, items
+
+def evaluates_after(epoch: int, n_epoch: int, every: int) -> bool:
+    "Whether the held-out numbers are computed after `epoch` (from 0) of `n_epoch`: the first, every `every`-th and the last."
+    return epoch == 0 or epoch == n_epoch - 1 or (epoch + 1) % every == 0
+
+def held_out_subset(dl, n_items: int, seed: int = 0):
+    "A loader of a fixed subset of `n_items` slices of `dl`'s dataset (drawn with a generator of their own), or None for all of them."
+    dataset = dl.dataset
+    if n_items >= len(dataset): return None
+    index = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(seed))[:n_items].sort().values.tolist()
+    batch_size = getattr(dl, 'bs', None) or getattr(dl, 'batch_size', None) or EVAL_BATCH
+    return TorchDataLoader(torch.utils.data.Subset(dataset, index), batch_size=batch_size, shuffle=False)  # draws no random number
+
 # %% ../nbs/09_vae_train.ipynb #94eb8cb6
 @contextlib.contextmanager
 def fixed_draws(seed: int, device=None):
@@ -219,28 +244,37 @@ def fixed_draws(seed: int, device=None):
         yield
 
 class HeldOutLikelihood(RecorderColumns, Callback):
-    "After each epoch: held-out IWAE (`n_draws`), ELBO and active units, as recorder columns and in `history`."
+    """Held-out IWAE (`n_draws`), ELBO and active units, as recorder columns and in `history`, after the first, every `every`-th
+    and the last epoch: the last on all of `dl`, the others on a fixed subset of `items` slices (see `eval_plan`; NaN in between)."""
     order = LossTerms.order + 1  # before the Recorder; its columns after those of `LossTerms`
-    def __init__(self, dl, n_draws: int = 128, seed: int = 0):
-        self.dl, self.n_draws, self.seed, self.history = dl, n_draws, seed, []
+    columns = ('held_out_iwae', 'held_out_elbo', 'active_units', 'held_out_slices')
+    def __init__(self, dl, n_draws: int = 128, seed: int = 0, every='auto', items='auto'):
+        self.dl, self.n_draws, self.seed, self.every, self.items, self.history = dl, n_draws, seed, every, items, []
 
     def before_fit(self):
         self.history = []
-        self.add_columns(['held_out_iwae', 'held_out_elbo', 'active_units'])
+        self.add_columns(list(self.columns))
+        self.plan = eval_plan(len(self.learn.dls.train.dataset), len(self.dl.dataset), self.n_draws,
+                              getattr(self.learn.model, 'n_draws', 1), self.every, self.items)
+        self.subset = held_out_subset(self.dl, self.plan[1], self.seed)
 
-    def evaluate(self) -> dict:
-        "The held-out numbers of the model as it is now."
+    def evaluate(self, dl=None) -> dict:
+        "The held-out numbers of the model as it is now, on `dl` (all of the held-out loader by default)."
         model = self.learn.model
         was_training = model.training
         model.eval()
         try:
-            with fixed_draws(self.seed, next(model.parameters()).device): return evaluate_vae(model, self.dl, self.n_draws)
+            with fixed_draws(self.seed, next(model.parameters()).device):
+                return evaluate_vae(model, self.dl if dl is None else dl, self.n_draws)
         finally: model.train(was_training)
 
     def after_validate(self):
-        self.last = {'epoch': self.epoch, **self.evaluate()}
+        if not evaluates_after(self.epoch, self.n_epoch, self.plan[0]):
+            return self.column_values.update(held_out_iwae=math.nan, held_out_elbo=math.nan, active_units=math.nan, held_out_slices=0)
+        self.last = {'epoch': self.epoch, **self.evaluate(None if self.epoch == self.n_epoch - 1 else self.subset)}
         self.history.append(self.last)
-        self.column_values.update(held_out_iwae=self.last['iwae'], held_out_elbo=self.last['elbo'], active_units=self.last['active_units'])
+        self.column_values.update(held_out_iwae=self.last['iwae'], held_out_elbo=self.last['elbo'], active_units=self.last['active_units'],
+                                  held_out_slices=self.last['n_slices'])
 
 # %% ../nbs/09_vae_train.ipynb #db197e4d
 def slice_mosaic(slices: torch.Tensor, n_cols: int = 8, pad: int = 1) -> np.ndarray:
@@ -413,14 +447,25 @@ def eval_draws_of(options: dict) -> int:
     "`options.eval_draws`, the importance samples of the held-out IWAE (`EVAL_DRAWS` by default), checked."
     return check_number(options.get('eval_draws', EVAL_DRAWS), 'options.eval_draws', integer=True, positive=True)
 
+def _count_or_word(value, path: str, words: tuple):
+    "`value` if it is a positive int or one of `words`, else `SpecError` naming `path`."
+    if (isinstance(value, str) and value in words) or (isinstance(value, int) and not isinstance(value, bool) and value > 0): return value
+    raise SpecError(f'{path}: expected a positive whole number or ' + ' or '.join(f'"{word}"' for word in words) + f', got {value!r}')
+
+def eval_cadence_of(options: dict) -> tuple:
+    "`options.eval_every` (a positive int or \"auto\") and `options.eval_items` (a positive int, \"auto\" or \"all\"), checked."
+    return (_count_or_word(options.get('eval_every', 'auto'), 'options.eval_every', ('auto',)),
+            _count_or_word(options.get('eval_items', 'auto'), 'options.eval_items', ('auto', 'all')))
+
 @stage_check('vae')
 def check_vae_manifest(manifest: dict):
     """The VAE stage's own checks, run by `validate_manifest` (so by `markovdwp check`, and by `markovdwp vae` before anything is
     read or built): every `vae.options` key taken by the encoder or the decoder, every `options` key by the runtime or the
-    trainer (with a did-you-mean), `options.eval_draws` and `options.wandb`."""
+    trainer (with a did-you-mean), `options.eval_draws`, `options.eval_every`, `options.eval_items` and `options.wandb`."""
     shared_options(manifest['vae'])
     runtime_options(manifest, _spec_class(manifest['runtime'], 'runtime'))
     eval_draws_of(manifest['options'])
+    eval_cadence_of(manifest['options'])
     wandb_mode(manifest['options'], env={})
 
 def vae_learner(manifest: dict, runtime=None, dls=None, device=None, where: str = 'manifest', pictures=None) -> Learner:
@@ -429,9 +474,9 @@ def vae_learner(manifest: dict, runtime=None, dls=None, device=None, where: str 
     runtime = build_runtime(manifest) if runtime is None else runtime
     dls = vae_dataloaders(manifest, device) if dls is None else dls
     lr = manifest['options'].get('lr', getattr(runtime, 'lr', 1e-3))
-    eval_draws = eval_draws_of(manifest['options'])
-    cbs = [BetaStep(), LossTerms(), HeldOutLikelihood(dls.valid, n_draws=eval_draws), KernelPictures(dls.valid, path=pictures),
-           LinearLRDecay(lr), FailOnNaN(where)]
+    eval_draws, (every, items) = eval_draws_of(manifest['options']), eval_cadence_of(manifest['options'])
+    cbs = [BetaStep(), LossTerms(), HeldOutLikelihood(dls.valid, n_draws=eval_draws, every=every, items=items),
+           KernelPictures(dls.valid, path=pictures), LinearLRDecay(lr), FailOnNaN(where)]
     if clip > 0: cbs.append(GradientClip(clip))
     return Learner(dls, runtime, loss_func=runtime.loss, opt_func=partial(Adam, wd=0.0, eps=1e-8), lr=lr, cbs=cbs)
 
@@ -569,10 +614,11 @@ def load_vae(path):
 
 # %% ../nbs/09_vae_train.ipynb #741103a1
 def epoch_summary(row: dict, n_epochs: int) -> str:
-    "One line for an epoch of `history`."
+    "One line for an epoch of `history` (its held-out numbers if it has any)."
     losses = ', '.join(f'{name} {row[name]:.4g}' for name in row if name.endswith('_loss'))
+    on = f' on {row["held_out_slices"]:.0f} slices' if 'held_out_slices' in row else ''
     held_out = (f'; held-out IWAE {row["held_out_iwae"]:.3f} nats/slice, ELBO {row["held_out_elbo"]:.3f}, '
-                f'active units {row["active_units"]:.0f}') if 'held_out_iwae' in row else ''
+                f'active units {row["active_units"]:.0f}{on}') if math.isfinite(row.get('held_out_iwae', math.nan)) else ''
     return f'epoch {row["epoch"]}/{n_epochs}: {losses}{held_out}'
 
 def cli_vae(args) -> int:
