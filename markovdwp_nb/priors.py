@@ -113,6 +113,7 @@ class KernelPrior(WeightPrior):
     `kernel_scale` c re-gauges it: p_c(W) = p(W / c) / c^d, the source kernels' shapes at c times their size."""
     kernel_scale = 1.0         # the gauge factor in use (a float)
     kernel_scale_spec = 1.0    # what the manifest asked for: a factor, or 'init' (resolved by `check_priors`)
+    _init_layer = None         # the layer that resolved 'init'
 
     def check_shape(self, weight_shape, where: str = 'weight') -> tuple: raise NotImplementedError
 
@@ -136,12 +137,13 @@ class KernelPrior(WeightPrior):
 
     def resolve_kernel_scale(self, module: nn.Module, name: str | None = None) -> float:
         "Resolve `'init'` for `module`: c = its default-initialisation std / the prior's rms; a shared prior must get one c."
-        if self.kernel_scale_spec != 'init': return self.kernel_scale
+        label = layer_label(module, name)
+        if self.kernel_scale_spec != 'init' or self._init_layer == label: return self.kernel_scale   # nothing to do, or done
         c = default_init_std(module) / self.source_rms(module.weight.shape)
-        if getattr(self, '_init_layer', None) is not None and not math.isclose(c, self.kernel_scale, rel_tol=0.05):
-            raise SpecError(f'{layer_label(module, name)}: kernel_scale "init" gives {c:.4g} here but {self.kernel_scale:.4g} for '
+        if self._init_layer is None: self.kernel_scale, self._init_layer = c, label
+        elif not math.isclose(c, self.kernel_scale, rel_tol=0.05):
+            raise SpecError(f'{label}: kernel_scale "init" gives {c:.4g} here but {self.kernel_scale:.4g} for '
                             f'{self._init_layer}, which shares this prior; give a number instead')
-        if getattr(self, '_init_layer', None) is None: self.kernel_scale, self._init_layer = c, layer_label(module, name)
         return self.kernel_scale
 
     def check_layer(self, module, name=None):
@@ -333,10 +335,9 @@ def load_prior_spec(spec: dict, kind: str | None = None, where: str = 'prior') -
     "The prior of one manifest spec `{'path': ..., 'kind': ..., ...}`; `kind` overrides the spec's; errors name `where`."
     check_prior_spec(spec, where)
     options = {key: value for key, value in spec.items() if key not in ('path', 'kind', 'kernel_scale')}
-    scale = check_kernel_scale(spec.get('kernel_scale', 1.0), f'{where}.kernel_scale')
     try: prior = load_prior(spec['path'], kind or spec.get('kind', 'trainable'), **options)
     except (ValueError, OSError) as exc: raise SpecError(f'{where}: {exc}') from None  # SpecError, SnapshotError, missing files
-    return prior.set_kernel_scale(scale)
+    return prior.set_kernel_scale(spec.get('kernel_scale', 1.0), f'{where}.kernel_scale')
 
 def check_prior_specs(specs: dict, kind: str | None = None, where: str = 'options.priors') -> dict:
     "Check a manifest's `options.priors` without reading a file (what `markovdwp check` runs); `{layer: ('spec', owner)}`."
