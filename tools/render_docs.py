@@ -3,8 +3,9 @@ site (`docs/`, one HTML page per notebook) from every notebook.
 
 Notebooks are committed without outputs, so each is executed first (cells flagged
 `#| slow` or `#| cuda` are skipped, `#| hide` cells run but are not shown), the same
-way `nbdev_test` runs them. Quarto, which nbdev_docs uses, is not installable from the
-package registries, so the site is rendered with nbconvert instead.
+way `nbdev_test` runs them; a notebook committed with its outputs (a tutorial, run once
+at full size) is shown as committed. Quarto, which nbdev_docs uses, is not installable
+from the package registries, so the site is rendered with nbconvert instead.
 
     python tools/render_docs.py --readme     # README.md only
     python tools/render_docs.py --check      # exit 1 when README.md is out of date
@@ -51,11 +52,16 @@ def executed(path: Path):
     finally: os.chdir(cwd)
     return nb
 
+def has_outputs(path: Path) -> bool:
+    "Whether the notebook at `path` was committed with outputs (then it is shown as it is, not run again)."
+    return any(cell.get('outputs') for cell in json.loads(Path(path).read_text())['cells'] if cell['cell_type'] == 'code')
+
 def execute_all(paths, jobs: int = 2) -> list:
     "Execute every notebook in a process of its own (as nbdev_test does), `jobs` at a time; a failing notebook stops the render."
     import subprocess, tempfile
     from concurrent.futures import ThreadPoolExecutor
     def run(path):
+        if has_outputs(path): return path, read_nb(path)
         with tempfile.NamedTemporaryFile(suffix='.json') as out:
             res = subprocess.run([sys.executable, __file__, '--execute', str(path), '--out', out.name], capture_output=True, text=True)
             if res.returncode: sys.exit(f'render_docs: {path} failed to run:\n{res.stderr[-3000:]}')
