@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT/'bench')]
 
 from markovdwp_nb.spec import load_manifest
-from markovdwp_nb.source import train_source
+from markovdwp_nb.source import history_rows, train_source
 from markovdwp_nb.zoo import train_zoo as train_zoo_stage
 from markovdwp_nb.kernels import SingleKernelDataset
 from markovdwp_nb.vae_train import evaluate_vae, kernel_batches, load_vae, train_vae
@@ -59,6 +59,7 @@ TASKS = {'fashion5-9': {'cls': 'FashionMNIST', 'classes': [5, 6, 7, 8, 9]}, 'dig
 PARTS = ('zoo', 'kernels', 'bayes', 'budget', 'init')
 # the paper's names of the layers in claims.json (conv1, conv2) and this package's
 LAYER_LABELS = {'conv1': 'conv1 (`features.conv0`, 7x7 slices)', 'conv2': 'conv2 (`features.conv1`, 5x5, whole filter banks)'}
+DEFAULT_MODELS = 12                 # source models of the committed table (the last 2 held out)
 RESULTS = ROOT/'bench'/'results'   # committed: claims.json / .md / .png, the priors, one record per finished net
 
 
@@ -109,7 +110,7 @@ def train_zoo(s: Settings, n_workers: int) -> Path:
     if report['failed']: sys.exit(f'claims: source models {report["failed"]} failed; see their logs in {zoo/"logs"}')
     trained = [r for r in report['models'] if r['status'] != 'skipped']
     if trained:
-        accuracy = [torch.load(r['snapshot'], weights_only=True)['history'][-1][2] for r in report['models']]
+        accuracy = [history_rows(torch.load(r['snapshot'], weights_only=True)['history'])[-1]['accuracy'] for r in report['models']]
         log(f'  {len(trained)} source models trained in {time.time() - start:.0f}s; test accuracy on classes 0-4 '
             f'{np.mean(accuracy):.3f} ± {np.std(accuracy):.3f}')
     return zoo
@@ -160,8 +161,7 @@ def trained_vae(s: Settings, config: str, vault: Path, layer: str, min_norm: flo
     if target.exists() and torch.load(target, weights_only=True).get('requested_config') == manifest: return target
     if target.exists(): target.unlink()
     start = time.time()
-    with quiet(): runtime, _ = train_vae(manifest, target=target, seed=0, device='cpu')
-    last = runtime.history[-1]
+    with quiet(): last = train_vae(manifest, target=target, seed=0, device='cpu').history[-1]
     log(f'  {config} on {layer}: {manifest["trainer"]["max_epochs"]} epochs in {time.time() - start:.0f}s, active units {last.get("active_units")}')
     return target
 
@@ -249,7 +249,8 @@ def bnn_manifest(s: Settings, task: str, prior: str, size: int, split: int, vaes
 
 def run_dir(s: Settings, task: str, size: int, prior: str, split: int, epochs: int) -> Path:
     protocol = (f'k{s.k}-lr{s.lr}-f{s.lr_factor}-w{s.warmup}-s{s.n_slices}-steps{s.steps_per_epoch * epochs}'
-                + (f'-ks{s.kernel_scale}' if s.kernel_scale != 'source' else ''))
+                + (f'-ks{s.kernel_scale}' if s.kernel_scale != 'source' else '')
+                + (f'-zoo{s.n_models}' if s.n_models != DEFAULT_MODELS and not s.quick else ''))  # another zoo, other cells
     dwp = f'__dwp5-{s.dwp5_var}' if 'DWP' in prior else ''  # which 5x5 VAE the DWP rows use
     return s.work/'bnn'/protocol/task/f'n{size}'/(prior.replace(' + ', '_and_').replace(' ', '_') + dwp)/f'split{split}'
 
@@ -367,7 +368,7 @@ def init_part(s: Settings, vaes: dict, vault: Path, min_norms: dict, train: bool
                 start = time.time()
                 with quiet(): train_source(plain_manifest(s, split), target=path, seed=split, device='cpu', cbs=[PriorInit(specs[init], priors)])
                 log(f'  plain net, N = {s.plain_size}, split {split}, init {init}: {s.plain_epochs} epochs in {time.time() - start:.0f}s')
-            curves.setdefault(init, []).append([row[2] for row in torch.load(path, weights_only=True)['history']])
+            curves.setdefault(init, []).append([row['accuracy'] for row in history_rows(torch.load(path, weights_only=True)['history'])])
     reached = {init: [next((i + 1 for i, a in enumerate(curve) if a >= s.target), None) for curve in runs] for init, runs in curves.items()}
     section = {'target': s.target, 'n_train': s.plain_size, 'max_epochs': s.plain_epochs}
     for init in INITS:
@@ -466,7 +467,7 @@ def parse(argv=None):
     parser.add_argument('--report', action='store_true', help='train nothing; rewrite the results from the finished runs')
     parser.add_argument('--work', default=str(ROOT/'runs'/'claims-fashion'), help='where every run is cached')
     parser.add_argument('--results', default=str(RESULTS), help='where claims.json / claims.md / claims.png go')
-    parser.add_argument('--models', type=int, default=12, help='source models (the last 2 are held out)')
+    parser.add_argument('--models', type=int, default=DEFAULT_MODELS, help='source models (the last 2 are held out)')
     parser.add_argument('--markov-epochs', type=int, default=10)
     parser.add_argument('--min-norm', type=float, default=0.1, help='prune slices below this multiple of the median slice norm')
     parser.add_argument('--sizes', type=int, nargs='+', default=[50, 100, 200], help='training set sizes on fashion5-9')

@@ -64,12 +64,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from markovdwp_nb.spec import load_manifest
-from markovdwp_nb.source import train_source
+from markovdwp_nb.source import history_rows, train_source
 from markovdwp_nb.kernels import collect_kernels
 from markovdwp_nb.vae_train import train_vae
 from markovdwp_nb.priors import load_priors
 from markovdwp_nb.callbacks import PriorInit
-from markovdwp_nb.bnn import train_dwp
+from markovdwp_nb.bnn import results_of, train_dwp
 
 # the rows of Table 1: (label, prior, net of the DWP rows); the Gaussian net puts N(0, 1) on the classifier, the VD net
 # the log-uniform prior (the seed's BayesCIFARNet set-up: the DWP replaces the log-uniform prior on the convs only)
@@ -111,7 +111,7 @@ def source_zoo(work: Path, n_models: int, epochs: int, l2: float = 0.0, lr: floa
         start = time.time()
         with quiet(): train_source(manifest, target=path, seed=1000 + i, device='cpu')
         history = torch.load(path, weights_only=True)['history']
-        log(f'  source model {i}: {time.time() - start:.0f}s, accuracy on digits 0-4 {history[-1][2]:.3f}')
+        log(f'  source model {i}: {time.time() - start:.0f}s, accuracy on digits 0-4 {history_rows(history)[-1]["accuracy"]:.3f}')
     return zoo
 
 
@@ -148,8 +148,8 @@ def kernel_vae(work: Path, vault: Path, layer: str, size: str, z_dim: int, h_dim
                 'options': {'lr': 1e-3, 'beta': {'mode': 'anneal', 'p0': [0, 0.0], 'p1': [warmup, 1.0]} if warmup else 1.0,
                             'eval_draws': 16, 'wandb': False}}
     start = time.time()
-    with quiet(): runtime, _ = train_vae(manifest, target=path, seed=0, device='cpu')
-    last, scale = runtime.history[-1], runtime.encoder.scale  # "auto": the std of the training slices
+    with quiet(): run = train_vae(manifest, target=path, seed=0, device='cpu')
+    last, scale = run.history[-1], run.model.encoder.scale  # "auto": the std of the training slices
     log(f'  VAE {size} (z={z_dim}, h={h_dim}, scale {scale:.2g}) on {min(n_total, n_slices)} of {n_total} slices of {layer}: {epochs} epochs in '
         f'{time.time() - start:.0f}s, held-out IWAE {last.get("held_out_iwae", float("nan")):.2f} nats, active units {last.get("active_units")}')
     return path
@@ -216,7 +216,7 @@ def bayes_table(work: Path, sizes, n_splits: int, steps: int, lr: float, k: floa
                     manifest = dwp_manifest(prior, size, split, epochs, lr, k, n_slices, warmup, extra, net, norm)
                     manifest['trainer']['gradient_clip_val'] = clip
                     try:
-                        with quiet(): _, results = train_dwp(manifest, target=target, seed=split, device='cpu')
+                        with quiet(): results = results_of(train_dwp(manifest, target=target, seed=split, device='cpu'))
                     except Exception as exc:  # a diverged run is counted, not fatal to the table
                         log(f'  n={size} split {split} {row:>18}: FAILED after {time.time() - start:.0f}s: {str(exc).splitlines()[0][:200]}')
                         failed[(size, row)] = failed.get((size, row), 0) + 1
@@ -256,7 +256,7 @@ def init_table(work: Path, vault: Path, vaes: dict, size: int, n_splits: int, ep
                     train_source(plain_manifest(size, split, epochs, lr, k), target=path, seed=split, device='cpu',
                                  cbs=[PriorInit(specs[init], priors)])
                 log(f'  plain n={size} split {split} init {init:>14}: {epochs} epochs in {time.time() - start:.0f}s')
-            accuracy = [row[2] for row in torch.load(path, weights_only=True)['history']]
+            accuracy = [row['accuracy'] for row in history_rows(torch.load(path, weights_only=True)['history'])]
             first = next((i + 1 for i, a in enumerate(accuracy) if a >= threshold), None)
             reached.setdefault(init, []).append(first)
             curves.setdefault(init, []).append(accuracy)

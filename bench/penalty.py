@@ -19,7 +19,7 @@ strategy (one output row at a time, a backward pass per row), on the same layer 
    Target: package >= 3x faster on CPU, >= 20x on a GPU (used when `torch.cuda.is_available()`).
    Both strategies run the same VAE networks on the same number of slices, so on a CPU, where the
    row loop's 128-slice batches already keep the cores busy, the ratio is bounded by the loop's
-   per-row overheads: 1.0-1.2x measured on 2-core development machines (see nbs/11_priors). The script
+   per-row overheads: 1.0-1.2x measured on 2-core development machines (bench/results/penalty.md). The script
    counts the convolutions' floating-point operations and prints the rate each strategy reaches against a large
    float32 matrix product on the same device: the ceiling of any exact method with the same arithmetic.
 4. Times a whole training step of a small Bayesian net holding that layer (forward, cross-entropy,

@@ -64,8 +64,8 @@ def run(manifest: dict, cadence: dict, seed: int) -> tuple:
     "(history, EpochTimes, HeldOutLikelihood plan) of one training run of `manifest` with the evaluation `cadence`."
     manifest = {**manifest, 'options': {**manifest['options'], **cadence}}
     times = EpochTimes()
-    with quiet(): runtime, _ = train_vae(manifest, seed=seed, cbs=[times])
-    return runtime.history, times, times.learn.held_out_likelihood.plan
+    with quiet(): run = train_vae(manifest, seed=seed, cbs=[times])
+    return run.history, times, times.learn.held_out_likelihood.plan
 
 
 def main(argv=None):

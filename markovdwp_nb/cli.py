@@ -9,17 +9,14 @@ import argparse, errno, importlib, json, sys, textwrap, time, traceback, warning
 from pathlib import Path
 
 from . import __version__
-from .spec import (SpecError, UserError, allow_modules, manifest_kind, apply_assignments, expand_grid, load_manifest, merge,
+from .spec import (SpecError, UserError, UsageError, allow_modules, manifest_kind, apply_assignments, expand_grid, load_manifest, merge,
                                read_json, validate_manifest)
 
 # %% auto #0
-__all__ = ['COMMANDS', 'USER_ERRNOS', 'GRID_STAGES', 'UsageError', 'device_arg', 'build_parser', 'parse_args', 'one_line',
-           'is_user_error', 'main', 'cli_check', 'load_grid', 'cli_grid', 'cli_demo']
+__all__ = ['COMMANDS', 'USER_ERRNOS', 'GRID_STAGES', 'device_arg', 'build_parser', 'parse_args', 'one_line', 'is_user_error',
+           'main', 'cli_check', 'load_grid', 'cli_grid', 'cli_demo']
 
 # %% ../nbs/90_cli.ipynb #c4976054
-class UsageError(UserError):
-    "A bad command-line argument; `main` prints it on one line and exits with status 2."
-
 class _Parser(argparse.ArgumentParser):
     "An `ArgumentParser` whose errors raise `UsageError` instead of printing usage and exiting."
     def error(self, message): raise UsageError(f'{self.prog}: {message} (see {self.prog} --help)')
@@ -39,6 +36,10 @@ def _resumable_args(p, result: str, default_tag=None):
     p.add_argument('--tag', default=default_tag, help=f'prefix of the {result} name when --target is a directory')
     p.add_argument('--resume', action='store_true',
                    help='with a directory --target: continue an unfinished run of the same manifest found there')
+    _device_args(p)
+
+def _device_args(p):
+    p.add_argument('--device', default=None, type=device_arg, help='torch device, e.g. cpu, cuda:0 (default: cuda if available)')
 
 def device_arg(text: str) -> str:
     "An argparse `type`: `text` if it names a torch device this machine has (cpu, cuda, cuda:N, mps), else an error naming it."
@@ -55,9 +56,7 @@ def device_arg(text: str) -> str:
     elif device.type != 'cpu': raise argparse.ArgumentTypeError(f'{text!r}: use cpu, cuda, cuda:N or mps')
     return text
 
-def _source_args(p):
-    _resumable_args(p, 'snapshot')
-    p.add_argument('--device', default=None, type=device_arg, help='torch device, e.g. cpu, cuda:0 (default: cuda if available)')
+def _source_args(p): _resumable_args(p, 'snapshot')
 
 def _vae_args(p): _resumable_args(p, 'checkpoint', default_tag='vae')
 def _markov_args(p): _resumable_args(p, 'model', default_tag='markov')
@@ -94,6 +93,7 @@ def _dwp_args(p):
     _manifest_args(p, 'directory for the results (results.json, model.pt); an unfinished run there resumes')
     p.add_argument('--priors', choices=('collapsed', 'fixed', 'trainable'), help='encoder mode of every implicit prior')
     p.add_argument('--init', help='default | prior | a kernel vault directory')
+    _device_args(p)
 
 def _demo_args(p):
     p.add_argument('--target', default='runs/demo', help='directory for everything the demo writes: a folder per stage, '

@@ -22,6 +22,7 @@ import markovdwp_nb
 from .spec import SpecError, UserError, load_manifest
 from .data import fashion_mnist_root
 from .snapshot import load_snapshot
+from .source import history_rows
 from .zoo import train_zoo
 from .kernels import SingleKernelDataset, collect_kernels
 from .vae_train import SLICE_CMAP, evaluate_vae, kernel_batches, load_vae, slice_mosaic, train_vae
@@ -275,7 +276,7 @@ def stage_zoo(target: Path, s: DemoSettings, dataset: str, configs: Path, force:
         raise UserError(f'markovdwp demo: source model(s) {", ".join(map(str, report["failed"]))} failed; '
                         + (failures[0] if failures else f'see {stage.folder/"logs"}'))
     snapshots = [record['snapshot'] for record in report['models']]
-    accuracy = [load_snapshot(path)['history'][-1][2] for path in snapshots]
+    accuracy = [history_rows(load_snapshot(path)['history'])[-1]['accuracy'] for path in snapshots]
     summary = f'{len(snapshots)} models, test accuracy on classes 0-4 {np.mean(accuracy):.3f} ± {np.std(accuracy):.3f}'
     line.done(summary)
     return stage.finish({'snapshots': snapshots, 'accuracy': accuracy, 'summary': summary})
@@ -342,11 +343,11 @@ def stage_vaes(target: Path, s: DemoSettings, vault: Stage, configs: Path, force
     paths, rows, offset = {}, {}, 0
     for name, manifest in manifests.items():
         path = stage.folder/f'{name}.pt'
-        if path.exists(): runtime = load_vae(path)  # finished before the stage was interrupted
-        else:
-            with quiet(): runtime, _ = train_vae(manifest, target=path, seed=s.seed, cbs=[EpochProgress(line, name, offset, total)])
+        if not path.exists():  # else finished before the stage was interrupted
+            with quiet(): train_vae(manifest, target=path, seed=s.seed, cbs=[EpochProgress(line, name, offset, total)])
         offset += manifest['trainer']['max_epochs']
-        paths[name], rows[name] = str(path), {k: runtime.history[-1][k] for k in ('held_out_iwae', 'active_units')}
+        last = load_snapshot(path)['history'][-1]
+        paths[name], rows[name] = str(path), {k: last[k] for k in ('held_out_iwae', 'active_units')}
         for picture in path.parent.glob(f'{name}_*.png'): shutil.copy2(picture, Path(target)/picture.name)
     summary = '; '.join(f'{name} {row["active_units"]:.0f} active units of {manifests[name]["vae"]["options"]["z_dim"]}, '
                         f'IWAE {row["held_out_iwae"]:.2f}' for name, row in rows.items())

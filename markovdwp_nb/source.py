@@ -5,34 +5,24 @@
 # %% ../nbs/04_source.ipynb #a1cfae59
 from __future__ import annotations
 
-import contextlib, fcntl, json, os, random, sys, time, warnings
-from collections.abc import Mapping
+import time, warnings
 from functools import partial
-from pathlib import Path
-
-import numpy as np
 import torch
 from torch import nn
-from fastai.learner import Learner, ValueMetric
+from fastai.learner import Learner
 from fastai.callback.core import Callback
 from fastai.callback.training import GradientClip
 from fastai.losses import CrossEntropyLossFlat
 from fastai.metrics import accuracy
 from fastai.optimizer import Adam
 from fastai.torch_core import default_device
-from fastcore.foundation import L
-
-from .spec import (SpecError, UserError, check_keys, check_trainer, fix_randomness, get_instance, load_manifest, propagate,
-                               stage_check)
+from .spec import SpecError, check_keys, get_instance, load_manifest, propagate, stage_check
 from .data import get_dataloaders
-from .snapshot import (SnapshotError, TargetError, check_writable, load_snapshot, make_snapshot, read_torch_file,
-                                   load_state, unique_path, write_atomically, writing_to)
+from .training import FailOnNaN, LinearLRDecay, StageRun, WANDB_PROJECT, run_stage, trainer_settings, wandb_mode
 
 # %% auto #0
-__all__ = ['CHECKPOINT_KEYS', 'trainer_settings', 'SOURCE_OPTIONS', 'l2_terms', 'coef_value', 'WeightedPenalty',
-           'RecorderColumns', 'LinearLRDecay', 'DivergedError', 'FailOnNaN', 'recorder_row', 'EpochCheckpoint',
-           'check_checkpoint', 'restore_checkpoint', 'check_source_manifest', 'source_learner', 'resolve_target',
-           'TargetInUseError', 'lock_holder', 'RunLock', 'run_guard', 'read_checkpoint', 'train_source', 'cli_source']
+__all__ = ['SOURCE_OPTIONS', 'SOURCE_COLUMNS', 'l2_terms', 'coef_value', 'WeightedPenalty', 'check_source_manifest',
+           'source_learner', 'train_source', 'history_rows', 'cli_source']
 
 # %% ../nbs/04_source.ipynb #e723cfb0
 def l2_terms(model: nn.Module, prefix: str = 'model.l2_norm') -> dict:
@@ -69,148 +59,8 @@ class WeightedPenalty(Callback):
         self.learn.loss_grad = nll_weight * self.learn.loss_grad + penalty.to(self.learn.loss_grad.device)
         self.learn.loss = self.learn.loss_grad.detach().clone()
 
-# %% ../nbs/04_source.ipynb #bf73678a
-class RecorderColumns:
-    "Mixin for a `Callback` that shows `self.column_values[name]` as columns of the recorder's epoch table (and W&B)."
-    def add_columns(self, names):
-        "Append a `ValueMetric` per name to `learn.metrics` (call it in `before_fit`, before the recorder's)."
-        self.remove_columns()
-        self.column_values = {name: None for name in names}
-        self._columns = L(ValueMetric(partial(self.column_values.get, name), name) for name in names)
-        self.learn.metrics = self.learn.metrics + self._columns
-
-    def remove_columns(self):
-        "Take this callback's columns out of `learn.metrics` again."
-        columns = getattr(self, '_columns', L())
-        if columns: self.learn.metrics = self.learn.metrics.filter(lambda metric: not any(metric is c for c in columns))
-        self._columns = L()
-
-    def after_fit(self): self.remove_columns()
-
-# %% ../nbs/04_source.ipynb #8ad07959
-class LinearLRDecay(Callback):
-    "Decay the learning rate linearly from `lr` to 0 over the whole fit (per batch)."
-    order = 5
-    def __init__(self, lr: float): self.lr = lr
-    def before_batch(self):
-        if not self.training: return
-        progress = (self.epoch + self.iter / max(self.n_iter, 1)) / self.n_epoch
-        self.opt.set_hyper('lr', self.lr * max(0.0, 1.0 - progress))
-
-class DivergedError(UserError, FloatingPointError):
-    "A training run whose loss became non-finite or exploded; the message names the epoch and batch and what to try."
-
-class FailOnNaN(Callback):
-    """Raise `DivergedError` when a training loss is not finite, or has exploded: its magnitude above
-    `max(floor, factor * |first training loss of the fit|)` (10^6, or 10^4 times the first loss)."""
-    order = 20
-    def __init__(self, where: str = 'training', factor: float = 1e4, floor: float = 1e6):
-        self.where, self.factor, self.floor, self.first = where, factor, floor, None
-
-    def before_fit(self): self.first = None
-
-    def after_loss(self):
-        if not self.training: return
-        loss, at = self.learn.loss_grad.detach(), f'at epoch {self.epoch}, batch {self.iter}'
-        if not torch.isfinite(loss).all():
-            value = loss.item() if loss.numel() == 1 else 'not finite'
-            raise DivergedError(f'{self.where}: the loss is {value} {at}: the run diverged (try a lower options.lr)')
-        size = float(loss.abs().max())
-        if self.first is None: self.first = size
-        limit = max(self.floor, self.factor * self.first)
-        if size > limit:
-            raise DivergedError(f'{self.where}: the loss is {size:.4g} {at}, more than {limit:.3g} = max({self.floor:.0e}, '
-                                f'{self.factor:.0e} x the first loss {self.first:.4g}): the run diverged (try a lower options.lr)')
-
-# %% ../nbs/04_source.ipynb #9776e111
-def _rng_states(learn) -> dict:
-    np_state = np.random.get_state()
-    return {'python': random.getstate(), 'numpy': [np_state[0], torch.from_numpy(np_state[1].copy()), *np_state[2:]],
-            'torch': torch.get_rng_state(), 'dataloader': learn.dls.train.rng.getstate()}
-
-def _set_rng_states(learn, states: dict):
-    random.setstate(_as_tuple(states['python']))
-    kind, keys, *rest = states['numpy']
-    np.random.set_state((kind, keys.numpy(), *rest))
-    torch.set_rng_state(states['torch'])
-    learn.dls.train.rng.setstate(_as_tuple(states['dataloader']))
-
-def _as_tuple(state):
-    "Python's random state is a nested tuple; a round trip through torch.save may turn it into lists."
-    return tuple(_as_tuple(s) if isinstance(s, (list, tuple)) else s for s in state)
-
-def _plain(value):
-    "A NumPy scalar as the Python number it holds (`weights_only` loading refuses NumPy scalars); anything else as it is."
-    return value.item() if isinstance(value, np.generic) else value
-
-def _opt_state(opt) -> dict:
-    """fastai's optimiser state with its `L` lists turned into plain lists and NumPy scalars into numbers (a learning rate
-    per parameter group, `lr=np.array([...])`, leaves NumPy scalars in the hyper-parameters), so it loads with `weights_only=True`."""
-    sd = opt.state_dict()
-    return {'state': [dict(s) for s in sd['state']], 'hypers': [{k: _plain(v) for k, v in h.items()} for h in sd['hypers']]}
-
-def _atomic_save(obj, path: Path):
-    "Replace the checkpoint `path` atomically: a failed write (full disk: `TargetError`) leaves the previous one as it was."
-    write_atomically(obj, path, overwrite=True)
-
-def recorder_row(learn) -> list:
-    "The recorder's values of the epoch that just ended (train loss, valid loss, metrics), as floats."
-    return list(map(float, learn.recorder.values[-1]))
-
-def _smooth_loss_state(recorder) -> dict:
-    return {'count': recorder.smooth_loss.count, 'val': torch.as_tensor(recorder.smooth_loss.val).detach().cpu().as_subclass(torch.Tensor)}
-
-class EpochCheckpoint(Callback):
-    """After every epoch, write the state a resumed run needs to `path` (atomically): model, optimiser, random states,
-    the recorder's smoothed loss, the history so far (one `row(learn)` per epoch) and `extra(learn)`. Built with
-    `resume_from` (a loaded checkpoint), it continues that run's history and smoothed loss, and ignores the epochs
-    a resumed `fit` skips."""
-    order = 90  # after the Recorder
-    def __init__(self, path, config: dict | None = None, seed=None, row=recorder_row, extra=None, resume_from: dict | None = None):
-        self.path, self.config, self.seed, self.row, self.extra = Path(path), config, seed, row, extra
-        self.resume_from = resume_from
-        self.history = list(resume_from['history']) if resume_from else []
-        self.start_epoch = resume_from['epoch'] + 1 if resume_from else 0
-
-    def before_fit(self):
-        if self.resume_from is None: return
-        smooth = self.resume_from.get('smooth_loss')
-        if smooth: self.learn.recorder.smooth_loss.count, self.learn.recorder.smooth_loss.val = smooth['count'], smooth['val']
-        _set_rng_states(self.learn, self.resume_from['rng'])  # again, last: other callbacks' before_fit may draw (a DataLoader's iterator does)
-
-    def after_epoch(self):
-        if self.epoch < self.start_epoch: return  # skipped by a resumed fit: nothing new to save
-        self.history = self.history[:self.epoch] + [self.row(self.learn)]
-        _atomic_save({'epoch': self.epoch, 'model': self.learn.model.state_dict(), 'opt': _opt_state(self.learn.opt),
-                      'rng': _rng_states(self.learn), 'smooth_loss': _smooth_loss_state(self.learn.recorder),
-                      'config': self.config, 'seed': self.seed, 'history': self.history,
-                      **(self.extra(self.learn) if self.extra else {})}, self.path)
-
-CHECKPOINT_KEYS = ('epoch', 'model', 'opt', 'rng', 'config', 'history')
-
-def check_checkpoint(data, path) -> dict:
-    "`data` (loaded from `path`) if it is a checkpoint `EpochCheckpoint` wrote; `SnapshotError` naming `path` otherwise."
-    if not isinstance(data, dict): raise SnapshotError(f'{path}: not a checkpoint (holds a {type(data).__qualname__}, not a dict)')
-    missing = [key for key in CHECKPOINT_KEYS if key not in data]
-    if missing: raise SnapshotError(f'{path}: not a checkpoint (missing keys {", ".join(missing)})')
-    return data
-
-def restore_checkpoint(learn, path, where=None) -> int:
-    """Load the checkpoint at `path` (or the checkpoint dict `read_checkpoint` returned, read from the file `where`) into
-    `learn`; return the epoch to start at. A checkpoint that does not fit the run is a `SnapshotError` naming the file."""
-    ckpt = path if isinstance(path, Mapping) else check_checkpoint(read_torch_file(path, 'checkpoint'), path)
-    where = str(where or ('checkpoint' if isinstance(path, Mapping) else path))
-    load_state(learn.model, ckpt['model'], where)                     # a state that does not fit: one line naming the file
-    if learn.opt is None: learn.create_opt()
-    try: learn.opt.load_state_dict({'state': ckpt['opt']['state'], 'hypers': L(ckpt['opt']['hypers'])})
-    except (RuntimeError, KeyError, TypeError, ValueError, IndexError) as exc:
-        raise SnapshotError(f'{where}: its optimizer state does not fit this run ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ""})') from None
-    _set_rng_states(learn, ckpt['rng'])
-    return ckpt['epoch'] + 1
-
 # %% ../nbs/04_source.ipynb #c1e4db12
-trainer_settings = check_trainer  # every stage reads its `trainer` section through the one check in `spec`
-SOURCE_OPTIONS = ('lr', 'coef')
+SOURCE_OPTIONS = ('lr', 'coef', 'wandb')
 
 @stage_check('source')
 def check_source_manifest(manifest: dict):
@@ -218,6 +68,7 @@ def check_source_manifest(manifest: dict):
     options = manifest['options']
     check_keys(options, SOURCE_OPTIONS, 'options', 'option of the source stage')
     if 'lr' not in options: raise SpecError('options.lr: missing')
+    wandb_mode(options, env={}, default=False)
 
 def source_learner(manifest: dict, device=None, where: str = 'manifest') -> Learner:
     "The fastai `Learner` of a source manifest: model, data, loss with penalties, Adam, LR decay, NaN guard."
@@ -232,156 +83,20 @@ def source_learner(manifest: dict, device=None, where: str = 'manifest') -> Lear
     return Learner(dls, model, loss_func=CrossEntropyLossFlat(), opt_func=partial(Adam, wd=0.0, eps=1e-8),
                    lr=options['lr'], metrics=[accuracy], cbs=cbs)
 
-# %% ../nbs/04_source.ipynb #9c19b983
-def _resumable(directory: Path, manifest: dict):
-    "An unfinished checkpoint in `directory` whose manifest is `manifest` and that no live run holds, or None (unreadable ones are skipped)."
-    for ckpt in sorted(directory.glob('*.ckpt')):
-        if lock_holder(ckpt) is not None: continue
-        try: data = read_torch_file(ckpt, 'checkpoint')
-        except (UserError, OSError): continue
-        if isinstance(data, dict) and data.get('config') == manifest: return ckpt
-    return None
-
-def resolve_target(target, manifest: dict, tag: str | None = None, resume: bool = False, what: str = 'snapshot'):
-    "Return (result path, checkpoint path) for `target`; None for both when there is no target. `what` names the result in errors."
-    if target is None: return None, None
-    target = Path(target)
-    if target.is_dir():
-        ckpt = _resumable(target, manifest) if resume else None
-        if ckpt is not None: return ckpt.with_suffix(''), ckpt
-        path = unique_path(target, tag=tag, suffix='.pt')
-        return path, path.with_name(path.name + '.ckpt')
-    ckpt = target.with_name(target.name + '.ckpt')
-    if target.exists() and not (ckpt.exists() and target.stat().st_size == 0):
-        raise FileExistsError(f'{target}: already exists; a {what} is never overwritten')
-    with writing_to(target): target.parent.mkdir(parents=True, exist_ok=True)
-    return target, ckpt
-
-# %% ../nbs/04_source.ipynb #f9b01d34
-class TargetInUseError(TargetError):
-    "A target whose checkpoint another live run holds; the message names the target and that run's process id."
-
-def _lock_path(ckpt) -> Path: return Path(ckpt).with_name(Path(ckpt).name + '.lock')
-
-def _holder(descriptor: int) -> str:
-    "The process id written in an open lock file, or '?'."
-    try: return os.pread(descriptor, 32, 0).decode().strip() or '?'
-    except (OSError, UnicodeDecodeError): return '?'
-
-def lock_holder(ckpt) -> str | None:
-    "The process id (as text) of the live run that holds the lock of the checkpoint `ckpt`, or None when none does."
-    try: descriptor = os.open(_lock_path(ckpt), os.O_RDONLY)
-    except OSError: return None
-    try:
-        try: fcntl.flock(descriptor, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError: return _holder(descriptor)
-        fcntl.flock(descriptor, fcntl.LOCK_UN)
-        return None
-    finally: os.close(descriptor)
-
-class RunLock:
-    "An exclusive `flock` on `<ckpt>.lock`, which holds this process's id: one run at a time per checkpoint. Errors name `target`."
-    def __init__(self, ckpt, target=None):
-        self.path, self.target, self.descriptor = _lock_path(ckpt), target or Path(ckpt), None
-
-    def acquire(self):
-        with writing_to(self.target):
-            for _ in range(100):
-                descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-                try: fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    pid = _holder(descriptor)
-                    os.close(descriptor)
-                    raise TargetInUseError(f'{self.target}: another run is using it (pid {pid})') from None
-                try: current = os.fstat(descriptor).st_ino == os.stat(self.path).st_ino
-                except FileNotFoundError: current = False
-                if not current:  # its last holder removed it between our open and our lock: lock the file there now
-                    os.close(descriptor); continue
-                try: os.ftruncate(descriptor, 0); os.pwrite(descriptor, f'{os.getpid()}\n'.encode(), 0)
-                except BaseException:
-                    self.descriptor = descriptor; self.release(); raise
-                self.descriptor = descriptor
-                return self
-        raise TargetError(f'{self.target}: cannot lock {self.path}')
-
-    def release(self):
-        "Remove the lock file and unlock it (in this order: whoever opens it next finds a new file)."
-        if self.descriptor is None: return
-        try: self.path.unlink(missing_ok=True)
-        except OSError: pass
-        os.close(self.descriptor)
-        self.descriptor = None
-
-    def __enter__(self): return self.acquire()
-    def __exit__(self, *exc): self.release()
-
-def _remove_reservation(path: Path):
-    "Remove `path` if it is still the empty file `unique_path` created (ignoring a file system that refuses)."
-    try:
-        if path.is_file() and path.stat().st_size == 0: path.unlink()
-    except OSError: pass
-
-@contextlib.contextmanager
-def run_guard(path, ckpt, reserved: bool = False, target=None):
-    """Guard a training run that writes its result to `path` and its checkpoint to `ckpt` (no target, `path` None: nothing to
-    guard). Before the run: check that `path`'s directory can be written (`TargetError` naming it) and lock `ckpt` against other
-    runs (`TargetInUseError` naming `target`, default `path`). On a failure of any kind: remove the empty file `reserved` for
-    `path` unless an unfinished checkpoint remains; a `DivergedError` keeps the last good epoch's checkpoint and says where it
-    is. The lock goes when the run ends."""
-    if path is None:
-        yield
-        return
-    path = Path(path)
-    target = Path(target) if target is not None else path
-    lock = RunLock(ckpt if ckpt is not None else path, target)
-    try:
-        check_writable(path.parent)
-        lock.acquire()
-        yield
-    except TargetInUseError: raise  # another run's target: nothing here is this run's to clean up
-    except BaseException as exc:
-        unfinished = ckpt is not None and Path(ckpt).exists()
-        if reserved and not unfinished: _remove_reservation(path)
-        if isinstance(exc, DivergedError):
-            kept = f'the checkpoint of the last good epoch is kept at {ckpt}' if unfinished else 'nothing was saved'
-            raise DivergedError(f'{exc}; {kept}') from None
-        raise
-    finally: lock.release()
-
 # %% ../nbs/04_source.ipynb #296ad672
-def read_checkpoint(ckpt, manifest: dict) -> dict | None:
-    """The unfinished run's checkpoint at `ckpt` (None when there is none); a `SpecError` when it is a run of another manifest,
-    a `SnapshotError` when it cannot be read."""
-    if ckpt is None or not (Path(ckpt).exists() or Path(ckpt).is_symlink()): return None
-    try: earlier = check_checkpoint(read_torch_file(ckpt, 'checkpoint'), ckpt)
-    except SnapshotError as exc: raise SnapshotError(f'{exc}; remove it or choose another --target') from None
-    if earlier.get('config') != manifest:
-        raise SpecError(f'{ckpt}: an unfinished run of a different manifest; remove it or choose another --target')
-    return earlier
-
 def train_source(manifest: dict, target=None, seed=None, tag: str | None = None, device=None,
-                 resume: bool = False, where: str = 'manifest', cbs=()):
-    "Train the source model of `manifest` (plus callbacks `cbs`); save its snapshot to `target`. Returns (model, path or None)."
-    path, ckpt = resolve_target(target, manifest, tag, resume)
-    reserved = path is not None and path.exists() and path.stat().st_size == 0  # the name `unique_path` reserved for this run
-    with run_guard(path, ckpt, reserved):
-        start_epoch, seed_used = 0, fix_randomness(seed)
-        earlier = read_checkpoint(ckpt, manifest)
-        if earlier is not None: seed_used = earlier.get('seed', seed_used)
-        learn = source_learner(manifest, device, where)
-        learn.add_cbs(cbs)
-        if earlier is not None: start_epoch = restore_checkpoint(learn, earlier, ckpt)
-        if ckpt is not None: learn.add_cb(EpochCheckpoint(ckpt, config=manifest, seed=seed_used, resume_from=earlier))
-        max_epochs, _ = trainer_settings(manifest['trainer'])
-        if start_epoch < max_epochs: learn.fit(max_epochs, start_epoch=start_epoch)
-        history = learn.epoch_checkpoint.history if ckpt is not None else [list(map(float, v)) for v in learn.recorder.values]
-        model = learn.model.cpu().eval()
-        if path is not None:
-            write_atomically(make_snapshot(config=manifest, state=model.state_dict(), seed=seed_used, history=history), path, reserved=reserved)
-            ckpt.unlink(missing_ok=True)
-    if path is None: warnings.warn('no target: the trained model is not saved')
-    return model, path
+                 resume: bool = False, where: str = 'manifest', cbs=()) -> StageRun:
+    """Train the source model of `manifest` (plus callbacks `cbs`) on `device` with `run_stage`; save its snapshot to `target`,
+    resuming an unfinished run of the same manifest there. Returns a `StageRun` (`model, path = train_source(...)`)."""
+    return run_stage(manifest, lambda manifest, device, path: source_learner(manifest, device, where), target, seed, tag=tag,
+                     resume=resume, device=device, cbs=cbs, where=where, project=f'{WANDB_PROJECT}-source', wandb_default=False)
 
+SOURCE_COLUMNS = ('train_loss', 'valid_loss', 'accuracy')
+
+def history_rows(history: list) -> list:
+    """A source run's `history` as one dict per epoch (`epoch`, `train_loss`, `valid_loss`, `accuracy`), as every stage keeps it;
+    snapshots written before the stage runner kept each epoch as a list of `SOURCE_COLUMNS`."""
+    return [row if isinstance(row, dict) else {'epoch': i + 1, **dict(zip(SOURCE_COLUMNS, map(float, row)))} for i, row in enumerate(history)]
 
 # %% ../nbs/04_source.ipynb #8d1c7470
 def cli_source(args) -> int:
@@ -389,16 +104,10 @@ def cli_source(args) -> int:
     manifest = load_manifest(args.manifest, kind='source', assignments=args.assignments)
     if args.target is None: warnings.warn('no --target: the trained model will not be saved')
     start = time.time()
-    model, path = train_source(manifest, target=args.target, seed=args.seed, tag=args.tag, device=args.device,
-                               resume=getattr(args, 'resume', False), where=str(args.manifest))
-    history = load_snapshot(path)['history'] if path else []
-    accuracy_ = f', valid accuracy {history[-1][2]:.4f}' if history else ''
-    print(f'markovdwp source: trained {type(model).__name__} for {len(history)} epochs in {time.time() - start:.0f}s{accuracy_}'
-          + (f'; snapshot {path}' if path else ''))
+    run = train_source(manifest, target=args.target, seed=args.seed, tag=args.tag, device=args.device,
+                       resume=getattr(args, 'resume', False), where=str(args.manifest))
+    accuracy_ = f', valid accuracy {run.history[-1]["accuracy"]:.4f}' if run.history else ''
+    resumed = f' (resumed after epoch {run.start_epoch})' if run.start_epoch else ''
+    print(f'markovdwp source: trained {type(run.model).__name__} for {len(run.history)} epochs{resumed} in {time.time() - start:.0f}s'
+          f'{accuracy_}' + (f'; snapshot {run.path}' if run.path else '') + (f'; W&B run {run.wandb_dir}' if run.wandb_dir else ''))
     return 0
-
-# %% ../nbs/04_source.ipynb #d47e2a4f
-#| eval: false
-if __name__ == '__main__':
-    from markovdwp_nb.cli import main
-    sys.exit(main(['source', *sys.argv[1:]]))

@@ -11,13 +11,13 @@ from pathlib import Path
 # %% auto #0
 __all__ = ['DEFAULT_MODULES', 'DENIED', 'DENIED_EXCEPT', 'SPEC_BASES', 'ALIASES', 'BASE_FIELDS', 'MANIFEST_FIELDS',
            'OPTIONAL_FIELDS', 'RESAMPLING_KINDS', 'TRAINER_KEYS', 'IGNORED_TRAINER_KEYS', 'FEED_KEYS', 'STAGE_CHECKS',
-           'STAGE_MODULES', 'MAX_DEPTH', 'UserError', 'SpecError', 'allowed_modules', 'allow_modules', 'revoke_modules',
-           'register_spec', 'unregister_spec', 'qualname', 'check_spec_string', 'get_class', 'get_instance',
-           'from_spec', 'strip_json_comments', 'substitute_env', 'manifest_kind', 'did_you_mean', 'check_keys',
-           'check_number', 'check_trainer', 'named_keywords', 'keyword_names', 'check_arguments', 'feed_settings',
-           'feed_loader', 'stage_check', 'validate_manifest', 'check_vae_section', 'options_of', 'resolve', 'set_path',
-           'override', 'parse_assignment', 'apply_assignments', 'read_json', 'load_manifest', 'flatten', 'unflatten',
-           'propagate', 'expand_grid', 'merge', 'fix_randomness']
+           'STAGE_MODULES', 'MAX_DEPTH', 'UserError', 'UsageError', 'SpecError', 'allowed_modules', 'allow_modules',
+           'revoke_modules', 'register_spec', 'unregister_spec', 'qualname', 'check_spec_string', 'get_class',
+           'get_instance', 'from_spec', 'strip_json_comments', 'substitute_env', 'manifest_kind', 'did_you_mean',
+           'check_keys', 'check_number', 'check_count', 'check_trainer', 'named_keywords', 'keyword_names',
+           'check_arguments', 'feed_settings', 'feed_loader', 'stage_check', 'validate_manifest', 'check_vae_section',
+           'options_of', 'resolve', 'set_path', 'override', 'parse_assignment', 'apply_assignments', 'read_json',
+           'load_manifest', 'flatten', 'unflatten', 'propagate', 'expand_grid', 'merge', 'fix_randomness']
 
 # %% ../nbs/00_spec.ipynb #68d0d78a
 class UserError(Exception):
@@ -28,6 +28,9 @@ class UserError(Exception):
         super().__init__(*args)
         self.message = str(args[0]) if args else ''
     def __str__(self): return self.message
+
+class UsageError(UserError):
+    "A bad command-line argument; the command line prints it on one line and exits with status 2."
 
 class SpecError(UserError, ValueError):
     "A class-spec or manifest that cannot be used; the message names the offending string, file or key path."
@@ -349,6 +352,11 @@ def check_number(value, path: str, minimum=None, integer: bool = False, positive
     if isinstance(value, bool) or not isinstance(value, int if integer else (int, float)) or not math.isfinite(value):
         raise SpecError(f'{path}: expected {what}, got {type(value).__name__} {value!r}')
     if (positive and value <= 0) or (minimum is not None and value < minimum): raise SpecError(f'{path}: expected {what}, got {value!r}')
+    return value
+
+def check_count(value, path: str) -> int:
+    "`value` if it is a positive int (a number of draws, banks, units), else `SpecError` naming `path`."
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1: raise SpecError(f'{path}: expected a positive int, got {value!r}')
     return value
 
 def check_trainer(trainer: dict) -> tuple:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib, copy, io, json, math, os, sys, time, warnings
 from functools import partial
 from pathlib import Path
-
 import numpy as np
 import torch
 from fastai.callback.core import Callback
@@ -20,28 +19,24 @@ from fastai.torch_core import default_device, find_bs
 import matplotlib
 from matplotlib.figure import Figure
 from torch.utils.data import DataLoader as TorchDataLoader
-
-from .spec import (SpecError, check_number, check_vae_section, did_you_mean, fix_randomness, from_spec, get_class,
+from .spec import (SpecError, check_number, check_vae_section, did_you_mean, from_spec, get_class,
                                keyword_names, load_manifest, named_keywords, options_of, stage_check)
 from .data import VALID_FEEDS, get_dataloaders
-from .snapshot import (load_snapshot, load_state, make_snapshot, normalize_snapshot, read_torch_file, unique_path,
-                                   write_atomically, writing_to)
-from .source import DivergedError, EpochCheckpoint, FailOnNaN, LinearLRDecay, RecorderColumns, trainer_settings
-from .source import read_checkpoint, resolve_target, restore_checkpoint, run_guard
+from .snapshot import load_state, normalize_snapshot, read_torch_file, writing_to
+from .training import FailOnNaN, LinearLRDecay, RecorderColumns, trainer_settings
 from .kernels import SingleKernelDataset, layer_labels
-from .vae import KernelVAE, as_slices, beta_schedule, is_seed_vae, load_dwp_vae, log_weights, seed_vae, PARAMS_NAME
+from .vae import as_slices, beta_schedule, is_seed_vae, load_dwp_vae, log_weights, seed_vae, PARAMS_NAME
+from .training import StageRun, WANDB_PROJECT, _wandb_logger, _wandb_run, run_stage, wandb_mode
 
 # %% auto #0
 __all__ = ['TRAINER_OPTIONS', 'EVAL_BATCH', 'EVAL_ITEMS', 'EVAL_BUDGET', 'TRAIN_COST', 'MIN_EVAL_ITEMS', 'SLICE_CMAP',
-           'WANDB_PROJECT', 'EVAL_DRAWS', 'AUTO_SCALE_ITEMS', 'EVAL_SEED', 'build_network', 'runtime_options',
-           'shared_options', 'build_runtime', 'held_out_name', 'cap_workers', 'vae_dataloaders', 'likelihood_bounds',
-           'posterior_means', 'active_units', 'evaluate_vae', 'BetaStep', 'loss_term_names', 'LossTerms', 'eval_plan',
-           'evaluates_after', 'held_out_subset', 'fixed_draws', 'HeldOutLikelihood', 'slice_mosaic', 'slices_figure',
-           'latents_figure', 'layer_names', 'figure_image', 'KernelPictures', 'picture_path', 'wandb_mode',
-           'start_wandb', 'wandb_logging', 'eval_draws_of', 'eval_cadence_of', 'check_vae_manifest', 'vae_learner',
-           'dataset_source', 'check_slice_size', 'epoch_history', 'last_epoch', 'diverged_as_error', 'sample_slices',
-           'resolve_scale', 'wandb_state', 'ResumeWandbSteps', 'checkpoint_every_epoch', 'train_vae', 'load_vae',
-           'epoch_summary', 'cli_vae', 'kernel_batches', 'cli_vae_eval']
+           'EVAL_DRAWS', 'AUTO_SCALE_ITEMS', 'EVAL_SEED', 'build_network', 'runtime_options', 'shared_options',
+           'build_runtime', 'held_out_name', 'cap_workers', 'vae_dataloaders', 'likelihood_bounds', 'posterior_means',
+           'active_units', 'evaluate_vae', 'BetaStep', 'loss_term_names', 'LossTerms', 'eval_plan', 'evaluates_after',
+           'held_out_subset', 'fixed_draws', 'HeldOutLikelihood', 'slice_mosaic', 'slices_figure', 'latents_figure',
+           'layer_names', 'figure_image', 'KernelPictures', 'picture_path', 'eval_draws_of', 'eval_cadence_of',
+           'check_vae_manifest', 'vae_learner', 'dataset_source', 'check_slice_size', 'sample_slices', 'resolve_scale',
+           'train_vae', 'load_vae', 'epoch_summary', 'cli_vae', 'kernel_batches', 'cli_vae_eval']
 
 # %% ../nbs/09_vae_train.ipynb #4151eece
 TRAINER_OPTIONS = ('wandb', 'eval_draws', 'eval_every', 'eval_items')
@@ -330,11 +325,6 @@ def _first_items(dl, n: int) -> tuple:
         if count >= n: break
     return torch.cat(xs)[:n], torch.cat(ys)[:n]
 
-def _wandb_run():
-    "The active W&B run, or None (W&B is never imported here)."
-    wandb = sys.modules.get('wandb')
-    return getattr(wandb, 'run', None) if wandb is not None else None
-
 def figure_image(figure: Figure):
     "A PIL image of `figure` (PNG-rendered)."
     from PIL import Image
@@ -344,10 +334,6 @@ def figure_image(figure: Figure):
     return Image.open(buffer)
 
 # %% ../nbs/09_vae_train.ipynb #c4e11fde
-def _wandb_logger(learn):
-    "fastai's `WandbCallback` of `learn` (it counts the W&B steps), or None."
-    return next((cb for cb in learn.cbs if hasattr(cb, '_wandb_step')), None)
-
 class KernelPictures(Callback):
     "Figures of real / reconstructed / prior-sampled slices and 2-d latent means: to W&B each epoch, to `<path stem>_*.png` at the end."
     order = Recorder.order + 8  # after WandbCallback has logged the epoch
@@ -399,46 +385,6 @@ def picture_path(checkpoint, name: str) -> Path:
     "Where the picture `name` of the checkpoint `checkpoint` goes: `<stem>_<name>.png` next to it."
     checkpoint = Path(checkpoint)
     return checkpoint.with_name(f'{checkpoint.stem}_{name}.png')
-
-# %% ../nbs/09_vae_train.ipynb #32d4d705
-WANDB_PROJECT = 'markovdwp-vae'
-
-def wandb_mode(options: dict, env=None) -> str:
-    "The W&B mode of a run: 'disabled', 'offline' or 'online', from `options.wandb` and the environment (offline by default)."
-    env = os.environ if env is None else env
-    switch = options.get('wandb', True)
-    if switch is False or switch is None or env.get('WANDB_MODE') == 'disabled' or str(env.get('WANDB_DISABLED', '')).lower() in ('true', '1'):
-        return 'disabled'
-    if isinstance(switch, str):
-        if switch not in ('online', 'offline', 'disabled'):
-            raise SpecError(f'options.wandb: expected true, false or a mode (online, offline, disabled), got {switch!r}')
-        return switch
-    if switch is not True: raise SpecError(f'options.wandb: expected true, false or a mode, got {switch!r}')
-    if env.get('WANDB_MODE'): return 'offline' if env['WANDB_MODE'] == 'dryrun' else env['WANDB_MODE']
-    return 'online' if env.get('WANDB_API_KEY') else 'offline'
-
-def start_wandb(manifest: dict, directory=None, mode: str = 'offline', project: str = WANDB_PROJECT, run_id: str | None = None):
-    "Open a W&B run in `mode` for `manifest` under `directory` (None when disabled), or continue the run `run_id`; pair it with fastai's `WandbCallback`."
-    if mode == 'disabled': return None
-    import wandb
-    if directory is not None: Path(directory).mkdir(parents=True, exist_ok=True)
-    return wandb.init(project=project, config=copy.deepcopy(manifest), dir=None if directory is None else str(directory),
-                      mode=mode, id=run_id, resume='allow' if run_id else None,
-                      settings=wandb.Settings(silent=True, console='off', save_code=False))
-
-@contextlib.contextmanager
-def wandb_logging(learn, manifest: dict, directory=None, mode: str = 'offline', project: str = WANDB_PROJECT, run_id: str | None = None):
-    "The W&B run of `start_wandb` (None when disabled), logging `learn`'s recorder via fastai's `WandbCallback`; finished with exit code 1 if the block raises."
-    run = start_wandb(manifest, directory, mode, project, run_id)
-    if run is not None:
-        from fastai.callback.wandb import WandbCallback
-        learn.add_cb(WandbCallback(log=None, log_preds=False, log_model=False))
-    finished = False
-    try:
-        yield run
-        finished = True
-    finally:
-        if run is not None: run.finish(exit_code=0 if finished else 1)
 
 # %% ../nbs/09_vae_train.ipynb #a7ca7206
 EVAL_DRAWS = 128
@@ -496,27 +442,6 @@ def check_slice_size(vae, slice_shape, where: str):
         raise SpecError(f'{where}: the slices are {size(shape)} but the kernel VAE reads {size(expected)} slices '
                         f'({type(vae.encoder).__name__}); choose a layer with {size(expected)} kernels or a {size(shape)} VAE')
 
-# %% ../nbs/09_vae_train.ipynb #ce74ade3
-def epoch_history(recorder) -> list:
-    "One `{column: value}` dict per epoch of the fastai recorder (time and empty cells left out)."
-    names = [n for n in recorder.metric_names[1:] if n != 'time']
-    return [{'epoch': i + 1, **{n: float(v) for n, v in zip(names, row) if v is not None}} for i, row in enumerate(recorder.values)]
-
-def last_epoch(learn) -> dict:
-    "The `epoch_history` row of the epoch that just ended."
-    return epoch_history(learn.recorder)[-1]
-
-# %% ../nbs/09_vae_train.ipynb #af413434
-@contextlib.contextmanager
-def diverged_as_error(learn, where: str = 'training'):
-    "Re-raise torch.distributions' refusal of non-finite parameters during `learn.fit` as a `DivergedError` naming the epoch."
-    try: yield
-    except ValueError as exc:
-        if 'to satisfy the constraint' not in str(exc): raise
-        raise DivergedError(f'{where}: the loss is nan at epoch {getattr(learn, "epoch", 0)}, batch {getattr(learn, "iter", 0)}: '
-                            f'the model gives non-finite distribution parameters: the run diverged '
-                            f'(try a lower options.lr or a trainer.gradient_clip_val)') from None
-
 # %% ../nbs/09_vae_train.ipynb #c62e3717
 AUTO_SCALE_ITEMS = 65536
 
@@ -538,61 +463,22 @@ def resolve_scale(manifest: dict, dataset, n_items: int = AUTO_SCALE_ITEMS) -> d
     return manifest
 
 # %% ../nbs/09_vae_train.ipynb #fed31c68
-def wandb_state(learn) -> dict:
-    "The id of the W&B run logging `learn` and the step fastai's `WandbCallback` has reached (None without them): what a resumed run continues."
-    run, logger = _wandb_run(), _wandb_logger(learn)
-    return {'wandb_id': None if run is None else run.id, 'wandb_step': None if logger is None else logger._wandb_step}
-
-class ResumeWandbSteps(Callback):
-    "Continue the step count of fastai's `WandbCallback` at `step` (the interrupted run's), unless the resumed W&B run is further on; an offline run starts at 0."
-    order = Recorder.order + 2  # after WandbCallback.before_fit
-    def __init__(self, step: int | None, epoch: int): self.step, self.epoch = step, epoch
-    def before_fit(self):
-        logger = _wandb_logger(self.learn)
-        if logger is not None and self.step is not None and logger._wandb_step < self.step:
-            logger._wandb_step, logger._wandb_epoch = self.step, self.epoch
-
-def checkpoint_every_epoch(learn, ckpt, earlier: dict | None, config: dict, seed, extra=wandb_state) -> int:
-    """Resume `learn` from `earlier` (the loaded checkpoint `ckpt` of an unfinished run, or None) and add the callbacks that
-    write `ckpt` after every epoch (with `extra(learn)`) and continue the W&B step count. Returns the epoch to start at."""
-    start_epoch = 0 if earlier is None else restore_checkpoint(learn, earlier, ckpt)
-    if ckpt is not None: learn.add_cb(EpochCheckpoint(ckpt, config=config, seed=seed, row=last_epoch, extra=extra, resume_from=earlier))
-    if earlier is not None: learn.add_cb(ResumeWandbSteps(earlier.get('wandb_step'), start_epoch))
-    return start_epoch
-
-def train_vae(manifest: dict, target=None, seed=None, cbs=(), device=None, tag: str = 'vae', where: str = 'manifest', resume: bool = False):
-    """Train the kernel VAE of `manifest` (plus callbacks `cbs`); save its checkpoint and pictures at `target`, resuming an
-    unfinished run of the same manifest there (a file target always, a directory with `resume`). Returns (runtime, path or None)."""
-    max_epochs, _ = trainer_settings(manifest['trainer'])
-    mode = wandb_mode(manifest['options'])
-    path, ckpt = resolve_target(target, manifest, tag, resume, what='checkpoint')
-    reserved = path is not None and path.exists() and path.stat().st_size == 0  # a name reserved in a directory
-    with run_guard(path, ckpt, reserved):
-        earlier = read_checkpoint(ckpt, manifest)
-        seed_used = fix_randomness(seed) if earlier is None else earlier['seed']
+def train_vae(manifest: dict, target=None, seed=None, cbs=(), device=None, tag: str = 'vae', where: str = 'manifest',
+              resume: bool = False) -> StageRun:
+    """Train the kernel VAE of `manifest` (plus callbacks `cbs`) on `device` with `run_stage`; save its checkpoint and pictures at
+    `target`, resuming an unfinished run of the same manifest there (a file target always, a directory with `resume`). Returns a
+    `StageRun` (`runtime, path = train_vae(...)`) whose snapshot `config` has `scale: "auto"` resolved (`requested_config`: as given)."""
+    def build(manifest, device, path):
         dls = vae_dataloaders(manifest, device)
-        requested, manifest = manifest, resolve_scale(manifest, dls.train.dataset)
-        runtime = build_runtime(manifest)
+        resolved = resolve_scale(manifest, dls.train.dataset)
+        runtime = build_runtime(resolved)
         check_slice_size(runtime, dls.train.dataset[0][0].shape, dataset_source(dls.train.dataset))
-        if runtime.decoder.var == 'full' and earlier is None:  # start from the full-covariance Gaussian of the slices
+        if runtime.decoder.var == 'full':  # start from the full-covariance Gaussian of the slices (a resumed run then loads its state)
             runtime.decoder.fit_noise(sample_slices(dls.train.dataset, where='vae.options.var: "full"'))
-        learn = vae_learner(manifest, runtime, dls, where=where, pictures=path)
-        learn.add_cbs(cbs)
-        start_epoch = checkpoint_every_epoch(learn, ckpt, earlier, requested, seed_used)
-        with wandb_logging(learn, manifest, None if path is None else path.parent, mode, run_id=(earlier or {}).get('wandb_id')) as run:
-            with diverged_as_error(learn, where): learn.fit(max_epochs, start_epoch=start_epoch)
-            history = learn.epoch_checkpoint.history if ckpt is not None else epoch_history(learn.recorder)
-            runtime = learn.model.cpu().eval()
-            if path is not None:
-                snapshot = make_snapshot(config=manifest, requested_config=requested, state=runtime.state_dict(), seed=seed_used,
-                                         history=history, kind='vae',
-                                         pictures=[p.name for p in learn.kernel_pictures.saved])
-                write_atomically(snapshot, path, reserved=reserved)
-                ckpt.unlink(missing_ok=True)
-    if path is None: warnings.warn('no target: the trained VAE is not saved')
-    runtime.history, runtime.wandb_dir = history, None if run is None else str(Path(run.dir).parent)
-    runtime.start_epoch = start_epoch  # > 0: resumed after that many epochs
-    return runtime, path
+        return vae_learner(resolved, runtime, dls, where=where, pictures=path), resolved
+    pictures = lambda learn: {'pictures': [p.name for p in learn.kernel_pictures.saved]}
+    return run_stage(manifest, build, target, seed, tag=tag, resume=resume, device=device, cbs=cbs, where=where, kind='vae',
+                     what='checkpoint', project=f'{WANDB_PROJECT}-vae', finish=pictures)
 
 # %% ../nbs/09_vae_train.ipynb #c472ce79
 def load_vae(path):
@@ -626,12 +512,12 @@ def cli_vae(args) -> int:
     manifest = load_manifest(args.manifest, kind='vae', assignments=args.assignments)
     if args.target is None: warnings.warn('no --target: the trained VAE will not be saved')
     start = time.time()
-    runtime, path = train_vae(manifest, target=args.target, seed=args.seed, tag=getattr(args, 'tag', None) or 'vae',
-                              resume=getattr(args, 'resume', False), where=str(args.manifest))
-    for row in runtime.history: print(epoch_summary(row, len(runtime.history)))
-    resumed = f' (resumed after epoch {runtime.start_epoch})' if runtime.start_epoch else ''
-    print(f'markovdwp vae: trained {type(runtime).__name__} for {len(runtime.history)} epochs{resumed} in {time.time() - start:.0f}s'
-          + (f'; checkpoint {path}' if path else '') + (f'; W&B run {runtime.wandb_dir}' if runtime.wandb_dir else ''))
+    run = train_vae(manifest, target=args.target, seed=args.seed, tag=getattr(args, 'tag', None) or 'vae',
+                    device=getattr(args, 'device', None), resume=getattr(args, 'resume', False), where=str(args.manifest))
+    for row in run.history: print(epoch_summary(row, len(run.history)))
+    resumed = f' (resumed after epoch {run.start_epoch})' if run.start_epoch else ''
+    print(f'markovdwp vae: trained {type(run.model).__name__} for {len(run.history)} epochs{resumed} in {time.time() - start:.0f}s'
+          + (f'; checkpoint {run.path}' if run.path else '') + (f'; W&B run {run.wandb_dir}' if run.wandb_dir else ''))
     return 0
 
 # %% ../nbs/09_vae_train.ipynb #c7998d5d
@@ -652,9 +538,3 @@ def cli_vae_eval(args) -> int:
           f'{args.draws} importance samples', file=sys.stderr)
     print(json.dumps(result))
     return 0
-
-# %% ../nbs/09_vae_train.ipynb #9fe8a9a1
-#| eval: false
-if __name__ == '__main__':
-    from markovdwp_nb.cli import main
-    sys.exit(main(['vae', *sys.argv[1:]]))

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from fastprogress.fastprogress import ConsoleProgressBar, printing, progress_bar
 
-from .spec import (DEFAULT_MODULES, SpecError, allowed_modules, apply_assignments, load_manifest,
+from .spec import (DEFAULT_MODULES, SpecError, UsageError, allowed_modules, apply_assignments, load_manifest,
                                validate_manifest)
 from .snapshot import SnapshotError, check_tag, is_snapshot_file, load_snapshot
 
@@ -85,15 +85,12 @@ def is_finished(snapshot, manifest: dict) -> bool:
     return True
 
 # %% ../nbs/06_zoo.ipynb #d7eb2cf6
-_CLI_MAIN = 'import sys; from markovdwp_nb.cli import main; sys.exit(main(sys.argv[1:]))'
-
 def worker_command(manifest_path, job: dict, device: str, python: str | None = None) -> list:
-    "The command that trains `job` on `device`: `python -m markovdwp_nb.source MANIFEST --target ... --seed ... --device ...`."
-    extra_modules = [m for m in allowed_modules() if m not in DEFAULT_MODULES]
-    head = [python or sys.executable]
-    if extra_modules: head += ['-c', _CLI_MAIN, *[a for m in extra_modules for a in ('--allow-module', m)], 'source']
-    else: head += ['-m', 'markovdwp_nb.source']
-    return [*head, str(manifest_path), '--target', job['snapshot'], '--seed', str(job['seed']), '--device', device]
+    """The command that trains `job` on `device`: `python -m markovdwp_nb [--allow-module M ...] source MANIFEST --target ...
+    --seed ... --device ...`, with the modules this process allowed beyond the defaults."""
+    extra_modules = [a for m in allowed_modules() if m not in DEFAULT_MODULES for a in ('--allow-module', m)]
+    return [python or sys.executable, '-m', 'markovdwp_nb', *extra_modules, 'source', str(manifest_path),
+            '--target', job['snapshot'], '--seed', str(job['seed']), '--device', device]
 
 _TRACEBACK = 'Traceback (most recent call last):'
 
@@ -334,7 +331,6 @@ def cli_zoo(args) -> int:
         report = train_zoo(args.n_models, args.manifest, args.target, devices=args.devices, backend=args.backend,
                            address=args.address, tag=args.tag, seed=args.seed, assignments=args.assignments)
     except ImportError as exc:
-        from markovdwp_nb.cli import UsageError
         raise UsageError(f'markovdwp zoo: {exc}') from None
     finally:
         if in_main_thread: signal.signal(signal.SIGTERM, previous)

@@ -1,9 +1,10 @@
-"""Run every notebook under `nbs/` as a test with `nbdev_test`, a few at a time, and
-end with one line `N passed, M failed` (notebooks). Exit status 1 on any failure.
+"""Run every notebook under `nbs/` as a test, as `nbdev_test` does (`tools/nbcells.py`, which also times each
+cell), a few at a time; print the slowest cells, and end with one line `N passed, M failed` (notebooks).
+Exit status 1 on any failure.
 
 Cells flagged `#| slow` run only with SLOW=1 (or `--slow`); cells flagged `#| cuda`
 run only when torch sees a GPU. Extra arguments select notebooks by name (substring)."""
-import argparse, os, subprocess, sys, time
+import argparse, json, os, subprocess, sys, time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -25,16 +26,19 @@ def notebooks(root='nbs', select=()):
     return found
 
 def run_one(path, flags, env):
+    "(path, passed, seconds, output, [(cell, seconds, first line), ...]) of one notebook run in a fresh process."
     start = time.time()
-    res = subprocess.run([str(BIN/'nbdev_test'), '--path', str(path), '--flags', ' '.join(flags),
-                          '--n_workers', '0'], capture_output=True, text=True, env=env)
-    return path, res.returncode == 0, time.time() - start, res.stdout + res.stderr
+    res = subprocess.run([sys.executable, str(Path(__file__).with_name('nbcells.py')), str(path), '--flags', *flags],
+                         capture_output=True, text=True, env=env)
+    cells = next((json.loads(line[len('nbcells: '):]) for line in reversed(res.stdout.splitlines()) if line.startswith('nbcells: ')), [])
+    return path, res.returncode == 0, time.time() - start, res.stdout + res.stderr, cells
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument('select', nargs='*', help='only notebooks whose path contains one of these')
     parser.add_argument('--jobs', type=int, default=2, help='notebooks run at once')
     parser.add_argument('--slow', action='store_true', help='also run `#| slow` cells (same as SLOW=1)')
+    parser.add_argument('--slowest', type=int, default=10, help='how many of the slowest cells to list')
     args = parser.parse_args()
 
     flags = []
@@ -47,13 +51,17 @@ def main():
                OMP_NUM_THREADS=os.environ.get('OMP_NUM_THREADS', str(max(1, (os.cpu_count() or 1)//args.jobs))))
     print(f'nbtest: {len(paths)} notebooks, flags run: {" ".join(flags) or "none"} '
           f'(skipped: {" ".join(f for f in ("slow", "cuda") if f not in flags) or "none"}), {args.jobs} at a time', flush=True)
-    start, failed = time.time(), []
+    start, failed, timed = time.time(), [], []
     with ThreadPoolExecutor(args.jobs) as pool:
-        for path, ok, secs, output in pool.map(lambda p: run_one(p, flags, env), paths):
+        for path, ok, secs, output, cells in pool.map(lambda p: run_one(p, flags, env), paths):
             print(f'{"PASS" if ok else "FAIL"}  {path}  ({secs:.0f}s)', flush=True)
+            timed += [(seconds, path, index, line) for index, seconds, line in cells]
             if not ok:
                 failed.append(path)
                 print(output[-6000:], flush=True)
+    print(f'nbtest: the {min(args.slowest, len(timed))} slowest cells:')
+    for seconds, path, index, line in sorted(timed, key=lambda t: -t[0])[:args.slowest]:
+        print(f'  {seconds:6.1f}s  {path.name} cell {index}: {line}')
     print(f'nbtest: finished in {time.time()-start:.0f}s' + (''.join(f'\n  failed: {p}' for p in failed)))
     print(f'{len(paths)-len(failed)} passed, {len(failed)} failed')
     sys.exit(1 if failed else 0)
