@@ -27,7 +27,7 @@ Each call rewrites bench/results/claims.json, claims.md and claims.png from the 
 """
 from __future__ import annotations
 
-import argparse, json, math, multiprocessing, os, platform, subprocess, sys, time, warnings
+import argparse, copy, json, math, multiprocessing, os, platform, subprocess, sys, tempfile, time, warnings
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
@@ -59,6 +59,7 @@ TASKS = {'fashion5-9': {'cls': 'FashionMNIST', 'classes': [5, 6, 7, 8, 9]}, 'dig
 PARTS = ('zoo', 'kernels', 'bayes', 'budget', 'init')
 # the paper's names of the layers in claims.json (conv1, conv2) and this package's
 LAYER_LABELS = {'conv1': 'conv1 (`features.conv0`, 7x7 slices)', 'conv2': 'conv2 (`features.conv1`, 5x5, whole filter banks)'}
+QUICK_BUDGET = ('standard normal', 'DWP')   # the priors whose budget --quick checks
 DEFAULT_MODELS = 12                 # source models of the committed table (the last 2 held out)
 RESULTS = ROOT/'bench'/'results'   # committed: claims.json / .md / .png, the priors, one record per finished net
 
@@ -244,6 +245,9 @@ def bnn_manifest(s: Settings, task: str, prior: str, size: int, split: int, vaes
     elif prior == 'DWP on the 7x7 conv only': del options['priors'][CONV1]  # N(0, 1) on conv1: isolates the 7x7 DWP
     if s.kernel_scale != 'source':
         for spec in options['priors'].values(): spec['kernel_scale'] = s.kernel_scale
+    if s.quick:  # a fifth of the test images: the quick run checks the plumbing, not the numbers
+        manifest['resampling'] = {'valid': {'source': 'test', 'kind': 'subset', 'size': 1000, 'random_state': 0}}
+        manifest['feeds']['valid'] = manifest['feeds'].pop('test')
     return manifest
 
 
@@ -493,11 +497,40 @@ def parse(argv=None):
     parser.add_argument('--n-slices', type=int, default=256, help='slices per step of the unbiased conv1 DWP penalty (0: all)')
     parser.add_argument('--target-accuracy', type=float, default=0.85, help='test accuracy of the convergence table')
     parser.add_argument('--jobs', type=int, default=2, help='Bayesian nets trained at once')
+    parser.add_argument('--rerun', metavar='RECORD', help='train the net of one committed cell record (bench/results/cells/...json) '
+                        'again from scratch and compare it with the record and with its cell of claims.json')
     return parser.parse_args(argv)
+
+
+def rerun(record_path: Path, results: Path = RESULTS) -> int:
+    """Train the Bayesian net of a committed cell record again, independently (a fresh directory, the record's manifest and seed,
+    its priors taken from `results/priors`), and compare its ensemble accuracy with the record's and with the mean and std of
+    its cell in `claims.json`. Exit status 0 when it lies within the cell's std of the mean (at least 0.005), else 1."""
+    record = json.loads(Path(record_path).read_text())
+    manifest = copy.deepcopy(record['manifest'])
+    for spec in manifest['options'].get('priors', {}).values():   # the committed priors, wherever this checkout is
+        if isinstance(spec, dict) and 'path' in spec: spec['path'] = str(results/'priors'/Path(spec['path']).name)
+    task = 'digits' if 'Digits' in manifest['dataset']['train']['cls'] else 'fashion5-9'
+    size, prior_dir = str(record['n_train']), Path(record_path).parent.name
+    claims = json.loads((results/'claims.json').read_text())
+    cells = claims['accuracy'].get(task, {}).get(size, {})
+    prior = next((p for p in cells if prior_dir.split('__')[0] == p.replace(' + ', '_and_').replace(' ', '_')), None)
+    if prior is None: sys.exit(f'claims: {record_path}: its cell ({task}, N = {size}, {prior_dir}) is not in {results/"claims.json"}')
+    cell = cells[prior]
+    start = time.time()
+    with tempfile.TemporaryDirectory() as target:
+        with quiet(): run = train_dwp(manifest, target=Path(target)/'net', seed=record['seed'], device='cpu')
+    accuracy, tolerance = run.scores['ensemble']['accuracy'], max(cell['std'], 0.005)
+    ok = abs(accuracy - cell['mean']) <= tolerance
+    print(f'claims: re-ran {task}, N = {size}, {prior}, seed {record["seed"]} in {time.time() - start:.0f}s: ensemble accuracy '
+          f'{accuracy:.4f}; the record {record["accuracy"]:.4f}; the table {cell["mean"]:.4f} ± {cell["std"]:.4f} ({cell["n_splits"]} splits): '
+          + ('within' if ok else 'NOT within') + f' {tolerance:.4f} of the mean')
+    return 0 if ok else 1
 
 
 def main(argv=None):
     args = parse(argv)
+    if args.rerun: return rerun(Path(args.rerun), Path(args.results))
     s = Settings(args)
     s.work.mkdir(parents=True, exist_ok=True)
     os.chdir(ROOT)
@@ -545,7 +578,7 @@ def main(argv=None):
     if 'budget' in args.parts and train:
         start = time.time()
         log(f'[budget] fashion5-9, N = {s.sizes["fashion5-9"][0]}, split 0 at {2 * s.steps} steps')
-        cells = [('fashion5-9', s.sizes['fashion5-9'][0], prior, 0) for prior in s.priors]
+        cells = [('fashion5-9', s.sizes['fashion5-9'][0], prior, 0) for prior in (QUICK_BUDGET if s.quick else s.priors)]
         run_jobs(bayes_jobs(s, vaes, markov, cells, 2 * s.epochs), args.jobs, 'budget')
         seconds['budget'] = time.time() - start
     claims['accuracy'], claims['conv2_posterior'], curves = accuracy_table(s, s.epochs)

@@ -31,7 +31,7 @@ from .training import wandb_mode
 from .training import StageRun, WANDB_PROJECT, run_stage
 
 # %% auto #0
-__all__ = ['KINDS', 'OPTIONS', 'BayesDigitsNet', 'BayesDigitsNetVD', 'BayesConvDigitsNet', 'VDConvDigitsNet',
+__all__ = ['EXPERIMENT_KINDS', 'OPTIONS', 'BayesDigitsNet', 'BayesDigitsNetVD', 'BayesConvDigitsNet', 'VDConvDigitsNet',
            'BayesCIFARNetGaussian', 'BayesCIFARNet', 'BayesCIFARNetVD', 'classic_priors', 'experiment_kind',
            'experiment_priors', 'conv_layer_names', 'init_spec', 'apply_overrides', 'check_options', 'kl_warmup',
            'lr_factor', 'check_dwp_manifest', 'log_sigma2_splitter', 'dwp_learner', 'results_path', 'prior_states',
@@ -66,7 +66,7 @@ class BayesCIFARNetVD(BayesCIFARNet):
     "Another name of `BayesCIFARNet` (the seed's manifests use both)."
 
 # %% ../nbs/14_bnn.ipynb #66944d63
-KINDS = ('classic', 'implicit')
+EXPERIMENT_KINDS = ('classic', 'implicit')
 OPTIONS = {'lr', 'coef', 'kind', 'priors', 'init', 'reset_logsigma2', 'n_samples', 'kl_warmup', 'wandb',
            'log_sigma2_lr_factor'}
 
@@ -78,7 +78,7 @@ def classic_priors(model: nn.Module) -> dict:
 def experiment_kind(options: dict) -> str:
     "`options.kind`: `classic` (no VAE) or `implicit` (deep weight priors from `options.priors`)."
     kind = options.get('kind', 'implicit' if options.get('priors') else 'classic')
-    if kind not in KINDS: raise SpecError(f'options.kind: expected one of {", ".join(KINDS)}, got {kind!r}')
+    if kind not in EXPERIMENT_KINDS: raise SpecError(f'options.kind: expected one of {", ".join(EXPERIMENT_KINDS)}, got {kind!r}')
     if kind == 'implicit' and not options.get('priors'): raise SpecError('options.priors: an implicit experiment needs deep weight priors')
     return kind
 

@@ -22,7 +22,7 @@ from fastcore.foundation import L
 from .spec import SpecError, propagate
 from .source import WeightedPenalty
 from .training import RecorderColumns
-from .nn import bayesian_layers, freeze, named_penalties, sparsity_report
+from .nn import bayesian_layers, fix_weight_sample, named_penalties, sparsity_report
 from .kernels import SingleKernelDataset
 
 # %% auto #0
@@ -222,21 +222,21 @@ class Ensemble(nn.Module):
     def resample(self):
         "Draw the members: `n_samples` weight samples of every Bayesian layer of the model."
         layers = bayesian_layers(self.model)
-        previous = {name: layer.frozen_weight for name, layer in layers.items()}
-        self.members = [{name: layer.frozen_weight for name, layer in bayesian_layers(freeze(self.model)).items()}
+        previous = {name: layer.fixed_weight for name, layer in layers.items()}
+        self.members = [{name: layer.fixed_weight for name, layer in bayesian_layers(fix_weight_sample(self.model)).items()}
                         for _ in range(self.n_samples if layers else 1)]
-        for name, layer in layers.items(): layer.frozen_weight = previous[name]
+        for name, layer in layers.items(): layer.fixed_weight = previous[name]
 
     def member_log_probs(self, *x) -> torch.Tensor:
         "The log-softmax of every member, `n_members x batch x classes`."
         layers, outputs = bayesian_layers(self.model), []
-        previous = {name: layer.frozen_weight for name, layer in layers.items()}
+        previous = {name: layer.fixed_weight for name, layer in layers.items()}
         try:
             for member in self.members:
-                for name, layer in layers.items(): layer.frozen_weight = member[name]
+                for name, layer in layers.items(): layer.fixed_weight = member[name]
                 outputs.append(F.log_softmax(self.model(*x), dim=-1))
         finally:
-            for name, layer in layers.items(): layer.frozen_weight = previous[name]
+            for name, layer in layers.items(): layer.fixed_weight = previous[name]
         return torch.stack(outputs)
 
     def forward(self, *x) -> torch.Tensor:

@@ -5,10 +5,9 @@
 # %% ../nbs/01_data.ipynb #722a3be4
 from __future__ import annotations
 
-import contextlib, functools, gzip, hashlib, os, pickle, shutil, struct, tempfile
+import functools, gzip, hashlib, os, shutil, tempfile
 from pathlib import Path
 from typing import NamedTuple
-from unittest import mock
 
 import numpy as np
 import torch
@@ -24,12 +23,10 @@ from fastai.torch_core import default_device
 from .spec import RESAMPLING_KINDS, SpecError, feed_loader, feed_settings, from_spec, get_instance
 
 # %% auto #0
-__all__ = ['AUGMENTATIONS', 'CIFAR10_FORMAT', 'CIFAR100_FORMAT', 'MNIST_FORMAT', 'FASHION_FORMAT', 'CIFAR10_NAMES', 'TINY_SHAPES',
-           'MNIST_FOLDERS', 'DIGITS_FORMAT', 'DEBIAN_FASHION_MNIST', 'FASHION_FILES', 'RESAMPLING_KEYS', 'VALID_FEEDS',
-           'seed_from_string', 'check_random_state', 'resolve_size', 'subset_indices', 'stratified_indices',
-           'undersample_indices', 'take', 'LabelledSubset', 'ImageFormat', 'check_augmentation', 'image_transform',
-           'Py2Str', 'Py2Pickler', 'py2_dict', 'dump_py2_pickle', 'cifar_batch', 'write_cifar', 'idx_bytes',
-           'write_mnist', 'synthetic_images', 'write_tiny', 'md5_of', 'local_checksums', 'missing_files_error',
+__all__ = ['AUGMENTATIONS', 'CIFAR10_FORMAT', 'CIFAR100_FORMAT', 'MNIST_FORMAT', 'FASHION_FORMAT', 'DIGITS_FORMAT',
+           'DEBIAN_FASHION_MNIST', 'FASHION_FILES', 'RESAMPLING_KEYS', 'VALID_FEEDS', 'seed_from_string',
+           'check_random_state', 'resolve_size', 'subset_indices', 'stratified_indices', 'undersample_indices', 'take',
+           'LabelledSubset', 'ImageFormat', 'check_augmentation', 'image_transform', 'missing_files_error',
            'StratifiedTrainSize', 'TorchvisionSplit', 'CIFARFiles', 'MNISTFiles', 'CIFAR10_Train', 'CIFAR10_Test',
            'CIFAR100_Train', 'CIFAR100_Test', 'MNIST_Train', 'MNIST_Test', 'digits_28x28', 'digits_split',
            'check_classes', 'relabel', 'DigitsSplit', 'Digits_Train', 'Digits_Test', 'data_root', 'gunzip_atomic',
@@ -137,112 +134,6 @@ def image_transform(augmentation: str, image_format: ImageFormat, from_pil: bool
     to_tensor = [transforms.ToTensor()] if from_pil else []
     normalize = [transforms.Normalize(image_format.mean, image_format.std)] if augmentation in ('normalize', 'full') else []
     return transforms.Compose(moves + to_tensor + normalize)
-
-# %% ../nbs/01_data.ipynb #30c1d367
-class Py2Str(bytes):
-    "A byte string that pickles as a Python 2 `str` (the keys and names inside the CIFAR release)."
-
-class Py2Pickler(pickle._Pickler):
-    "A protocol-2 pickler that writes `Py2Str` with the opcodes Python 2 used for `str`."
-    dispatch = pickle._Pickler.dispatch.copy()
-
-    def save_py2_str(self, text):
-        header = pickle.SHORT_BINSTRING + bytes([len(text)]) if len(text) < 256 else pickle.BINSTRING + struct.pack('<i', len(text))
-        self.write(header + bytes(text))
-        self.memoize(text)
-    dispatch[Py2Str] = save_py2_str
-
-def py2_dict(**fields) -> dict:
-    "A dict with Python 2 string keys, and Python 2 strings for `str` values and lists of them."
-    def py2(value):
-        if isinstance(value, str): return Py2Str(value.encode('latin1'))
-        return [py2(v) for v in value] if isinstance(value, list) else value
-    return {Py2Str(key.encode()): py2(value) for key, value in fields.items()}
-
-def dump_py2_pickle(obj, path) -> Path:
-    "Pickle `obj` to `path` as Python 2 would have (protocol 2, `Py2Str` as `str`)."
-    with open(path, 'wb') as file: Py2Pickler(file, protocol=2).dump(obj)
-    return Path(path)
-
-# %% ../nbs/01_data.ipynb #15e6aeef
-CIFAR10_NAMES = ('airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck')
-
-def cifar_batch(images: np.ndarray, labels, label_keys=('labels',), name: str = 'batch') -> dict:
-    "One CIFAR batch: uint8 `images` N x 32 x 32 x 3 as rows of 3072 (R, G, B planes), `labels` under each of `label_keys`."
-    rows = np.ascontiguousarray(np.asarray(images, dtype=np.uint8).transpose(0, 3, 1, 2).reshape(len(images), -1))
-    label_lists = {key: [int(label) // (5 if key == 'coarse_labels' else 1) for label in labels] for key in label_keys}
-    return py2_dict(batch_label=name, **label_lists, data=rows, filenames=[f'{name}_{i:05d}.png' for i in range(len(images))])
-
-def write_cifar(root, train, test, kind: str = 'cifar10', class_names=None) -> Path:
-    "Write `train` and `test` (pairs of uint8 images N x 32 x 32 x 3 and labels) as the CIFAR-10/100 python release under `root`."
-    source = {'cifar10': datasets.CIFAR10, 'cifar100': datasets.CIFAR100}[kind]
-    folder = Path(root)/source.base_folder
-    folder.mkdir(parents=True, exist_ok=True)
-    label_keys = ('labels',) if kind == 'cifar10' else ('fine_labels', 'coarse_labels')
-    for files, (images, labels) in ((source.train_list, train), (source.test_list, test)):
-        for (name, _), part in zip(files, np.array_split(np.arange(len(labels)), len(files))):
-            dump_py2_pickle(cifar_batch(images[part], np.asarray(labels)[part], label_keys, name), folder/name)
-    n_classes = 10 if kind == 'cifar10' else 100
-    names = list(class_names or (CIFAR10_NAMES if kind == 'cifar10' else [f'class_{i:02d}' for i in range(n_classes)]))
-    meta = {'label_names': names} if kind == 'cifar10' else {'fine_label_names': names, 'coarse_label_names': [f'group_{i:02d}' for i in range(20)]}
-    dump_py2_pickle(py2_dict(**meta), folder/source.meta['filename'])
-    return folder
-
-# %% ../nbs/01_data.ipynb #7e593bab
-def idx_bytes(array) -> bytes:
-    "A uint8 array in the IDX format of the MNIST files: magic 0x0000 08 ndim, big-endian sizes, then the data."
-    array = np.asarray(array, dtype=np.uint8)
-    return bytes([0, 0, 0x08, array.ndim]) + struct.pack(f'>{array.ndim}I', *array.shape) + array.tobytes()
-
-def write_mnist(root, train, test, folder: str = 'MNIST/raw', compress: bool = False) -> Path:
-    "Write `train` and `test` (pairs of uint8 images N x 28 x 28 and labels) as the four IDX files in `root/folder` (as `.gz` files if `compress`)."
-    folder = Path(root)/folder
-    folder.mkdir(parents=True, exist_ok=True)
-    for split, (images, labels) in (('train', train), ('t10k', test)):
-        for name, array in ((f'{split}-images-idx3-ubyte', images), (f'{split}-labels-idx1-ubyte', labels)):
-            if compress: (folder/f'{name}.gz').write_bytes(gzip.compress(idx_bytes(array), mtime=0))
-            else: (folder/name).write_bytes(idx_bytes(array))
-    return folder
-
-# %% ../nbs/01_data.ipynb #d0331441
-TINY_SHAPES = {'cifar10': (10, (32, 32, 3)), 'cifar100': (100, (32, 32, 3)), 'mnist': (10, (28, 28)), 'fashion': (10, (28, 28))}
-MNIST_FOLDERS = {'mnist': 'MNIST/raw', 'fashion': 'FashionMNIST/raw'}
-
-def synthetic_images(labels, shape, n_classes: int, random_state=0) -> np.ndarray:
-    "uint8 images of `shape`, one per label, whose brightness grows with the label (plus noise)."
-    labels, rng = np.asarray(labels), check_random_state(random_state)
-    level = 40 + 175 * labels / max(1, n_classes - 1)
-    noise = rng.normal(0, 20, size=(len(labels), *shape))
-    return np.clip(level.reshape(-1, *[1] * len(shape)) + noise, 0, 255).astype(np.uint8)
-
-def write_tiny(root, kind: str = 'cifar10', n_train: int = 4, n_test: int = 2, random_state=0, folder=None, compress=False) -> Path:
-    "Write a tiny `kind` ('cifar10', 'cifar100', 'mnist', 'fashion') in torchvision's format: `n_train` / `n_test` images per class; `folder` / `compress` as in `write_mnist`."
-    n_classes, shape = TINY_SHAPES[kind]
-    rng = check_random_state(random_state)
-    def split(per_class):
-        labels = rng.permutation(np.repeat(np.arange(n_classes), per_class))
-        return synthetic_images(labels, shape, n_classes, rng), labels
-    train, test = split(n_train), split(n_test)
-    if kind in MNIST_FOLDERS: return write_mnist(root, train, test, folder or MNIST_FOLDERS[kind], compress)
-    return write_cifar(root, train, test, kind)
-
-# %% ../nbs/01_data.ipynb #d05f330b
-def md5_of(path) -> str:
-    "The md5 hex digest of the file at `path` (what torchvision's `check_integrity` compares)."
-    return hashlib.md5(Path(path).read_bytes(), usedforsecurity=False).hexdigest()
-
-@contextlib.contextmanager
-def local_checksums(root, *dataset_classes):
-    "Within the block, the CIFAR `dataset_classes` expect the md5 sums of the files under `root` instead of the release's."
-    with contextlib.ExitStack() as stack:
-        for dataset_class in dataset_classes:
-            owner = next(c for c in dataset_class.__mro__ if 'train_list' in vars(c))
-            folder = Path(root)/owner.base_folder
-            for attr in ('train_list', 'test_list'):
-                sums = [[name, md5_of(folder/name)] for name, _ in getattr(owner, attr)]
-                stack.enter_context(mock.patch.object(owner, attr, sums))
-            stack.enter_context(mock.patch.object(owner, 'meta', {**owner.meta, 'md5': md5_of(folder/owner.meta['filename'])}))
-        yield
 
 # %% ../nbs/01_data.ipynb #2390872a
 def missing_files_error(dataset_name: str, folder, files) -> FileNotFoundError:

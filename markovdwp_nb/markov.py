@@ -31,10 +31,10 @@ from .training import StageRun, WANDB_PROJECT, run_stage
 
 # %% auto #0
 __all__ = ['TERMS', 'MODEL_KEYS', 'OPTIONAL_MODEL_KEYS', 'MARKOV_KEYS', 'OPTION_KEYS', 'diagonal_normal', 'ConditionalNormal',
-           'set_size', 'MarkovDWP', 'markov_dwp', 'dependent_banks', 'check_size', 'check_finite_models', 'FilterBanks',
-           'markov_learner', 'bank_loaders', 'evaluate_markov', 'model_config', 'build_model', 'load_markov',
-           'is_markov_file', 'check_markov_section', 'check_markov_manifest', 'bank_scale', 'model_from_manifest',
-           'markov_dataloaders', 'train_markov', 'cli_markov']
+           'set_size', 'MarkovDWP', 'markov_dwp', 'check_size', 'check_finite_models', 'FilterBanks', 'markov_learner',
+           'bank_loaders', 'evaluate_markov', 'model_config', 'build_model', 'load_markov', 'is_markov_file',
+           'check_markov_section', 'check_markov_manifest', 'bank_scale', 'model_from_manifest', 'markov_dataloaders',
+           'train_markov', 'cli_markov']
 
 # %% ../nbs/11_markov.ipynb #ef89f392
 def diagonal_normal(loc: torch.Tensor, scale: torch.Tensor) -> Independent:
@@ -194,18 +194,6 @@ def markov_dwp(kernel_size, z_dim=None, h_dim=None, var='train', scale: float = 
     "A Markov DWP from scratch, on the kernel VAE nets of `kernel_size` (see `markovdwp_nb.vae.kernel_vae`)."
     encoder, decoder = kernel_vae(kernel_size, z_dim=z_dim, h_dim=h_dim, var=var, scale=scale)
     return MarkovDWP(encoder, decoder, filter_dim=filter_dim, layer_dim=layer_dim, hidden_dim=hidden_dim)
-
-# %% ../nbs/11_markov.ipynb #cf3c1388
-def dependent_banks(n_banks: int, c_out: int, c_in: int, kernel_size: int = 3, rank: int = 2, noise: float = 0.1,
-                    seed: int = 0) -> torch.Tensor:
-    """`n_banks x c_out x c_in x 1 x k x k` synthetic filter banks: filter o of bank b is s_b (A v_bo + noise e_boi) with
-    one fixed random k² x `rank` matrix A, v_bo ~ N(0, I), e ~ N(0, I) and log s_b ~ N(0, 0.3²)."""
-    generator = torch.Generator().manual_seed(seed)
-    basis = torch.randn(kernel_size ** 2, rank, generator=torch.Generator().manual_seed(12345)) / math.sqrt(rank)
-    templates = torch.randn(n_banks, c_out, 1, rank, generator=generator) @ basis.T
-    scales = torch.exp(0.3 * torch.randn(n_banks, 1, 1, 1, generator=generator))
-    slices = scales * (templates + noise * torch.randn(n_banks, c_out, c_in, kernel_size ** 2, generator=generator))
-    return slices.reshape(n_banks, c_out, c_in, 1, kernel_size, kernel_size)
 
 # %% ../nbs/11_markov.ipynb #2952d706
 def check_size(value, name: str, limit: int, what: str) -> int:
