@@ -27,8 +27,7 @@ from .callbacks import (KLAnneal, KLPenalty, PriorInit, SparsityMetrics, evaluat
                                     prior_splitter)
 from .training import FailOnNaN, LinearLRDecay, trainer_settings
 from .snapshot import TargetError, write_bytes_atomically, writing_to
-from .training import wandb_mode
-from .training import StageRun, WANDB_PROJECT, run_stage
+from .training import StageRun, WANDB_PROJECT, run_stage, wandb_args, wandb_mode
 
 # %% auto #0
 __all__ = ['EXPERIMENT_KINDS', 'OPTIONS', 'BayesDigitsNet', 'BayesDigitsNetVD', 'BayesConvDigitsNet', 'VDConvDigitsNet',
@@ -216,7 +215,7 @@ def results_of(run: StageRun) -> dict:
             'resumed_at_epoch': run.start_epoch, 'wandb_dir': run.wandb_dir}
 
 def train_dwp(manifest: dict, target=None, seed=None, priors_kind: str | None = None, init: str | None = None,
-              device=None, cbs=(), where: str = 'manifest') -> StageRun:
+              device=None, cbs=(), where: str = 'manifest', project: str | None = None, tags=()) -> StageRun:
     """Train the Bayesian CNN of `manifest` on `device` with `run_stage`, logged to W&B per `options.wandb`; write `model.pt` and
     then `results.json` (`results_of`) into the directory `target`, resuming the unfinished run of the same manifest there
     (`model.pt.ckpt`: a dwp target is one run's directory, so it always resumes). Returns a `StageRun` whose `scores` hold the
@@ -233,7 +232,7 @@ def train_dwp(manifest: dict, target=None, seed=None, priors_kind: str | None = 
     def publish(run):
         write_bytes_atomically(json.dumps(results_of(run), indent=1, default=float).encode(), run.path.with_name('results.json'))
     return run_stage(manifest, lambda manifest, device, path: dwp_learner(manifest, device=device, where=where), target, seed,
-                     device=device, cbs=cbs, where=where, what='results', project=f'{WANDB_PROJECT}-dwp', finish=finish,
+                     device=device, cbs=cbs, where=where, what='results', project=project or f'{WANDB_PROJECT}-dwp', tags=tags, finish=finish,
                      extra=lambda learn: {'priors': prior_states(learn.priors)}, restore=restore, locate=dwp_target,
                      publish=publish, quiet=True)
 
@@ -253,6 +252,6 @@ def cli_dwp(args) -> int:
     manifest = load_manifest(args.manifest, kind='dwp', assignments=args.assignments)
     if args.target is None: warnings.warn('no --target: the results are not saved')
     run = train_dwp(manifest, target=args.target, seed=args.seed, priors_kind=args.priors, init=args.init,
-                    device=getattr(args, 'device', None), where=str(args.manifest))
+                    device=getattr(args, 'device', None), where=str(args.manifest), **wandb_args(args))
     print(summary(results_of(run), args.target))
     return 0

@@ -5,7 +5,7 @@
 # %% ../nbs/90_cli.ipynb #f6f0041c
 from __future__ import annotations
 
-import argparse, errno, importlib, json, sys, textwrap, time, traceback, warnings
+import argparse, errno, importlib, json, re, sys, textwrap, time, traceback, warnings
 from pathlib import Path
 
 from . import __version__
@@ -13,8 +13,9 @@ from .spec import (SpecError, UserError, UsageError, allow_modules, manifest_kin
                                read_json, validate_manifest)
 
 # %% auto #0
-__all__ = ['COMMANDS', 'USER_ERRNOS', 'GRID_STAGES', 'device_arg', 'build_parser', 'parse_args', 'one_line', 'is_user_error',
-           'main', 'cli_check', 'load_grid', 'cli_grid', 'cli_demo']
+__all__ = ['COMMANDS', 'SWEEP_COMMANDS', 'USER_ERRNOS', 'GRID_STAGES', 'device_arg', 'build_parser', 'sweep_assignments',
+           'parse_args', 'one_line', 'is_user_error', 'main', 'cli_check', 'load_grid', 'point_argv', 'point_metrics',
+           'write_grid_table', 'cli_grid', 'cli_demo']
 
 # %% ../nbs/90_cli.ipynb #c4976054
 class _Parser(argparse.ArgumentParser):
@@ -39,7 +40,11 @@ def _resumable_args(p, result: str, default_tag=None):
     _device_args(p)
 
 def _device_args(p):
+    "What every training stage takes: the torch device and the W&B project and tags of its run."
     p.add_argument('--device', default=None, type=device_arg, help='torch device, e.g. cpu, cuda:0 (default: cuda if available)')
+    p.add_argument('--project', default=None, help='the W&B project of the run (default: markovdwp-<stage>)')
+    p.add_argument('--tags', default=None, type=lambda text: [t for t in text.split(',') if t], metavar='TAG,TAG',
+                   help='W&B tags of the run, comma-separated')
 
 def device_arg(text: str) -> str:
     "An argparse `type`: `text` if it names a torch device this machine has (cpu, cuda, cuda:N, mps), else an error naming it."
@@ -111,6 +116,11 @@ def _grid_args(p):
     p.add_argument('grid', help='grid spec: {"stage": ..., "manifest": PATH, "grid": {...}} (lists expand)')
     p.add_argument('--target', default=None, help='directory for the runs (default: next to the grid spec)')
     p.add_argument('--dry-run', action='store_true', help='write and list the manifests, run nothing')
+    p.add_argument('--devices', nargs='+', default=['cpu'], metavar='DEVICE',
+                   help='one slot per entry, as in `zoo`: cpu or a GPU index (repeat to share a GPU); points run len(DEVICES) at a time')
+    p.add_argument('--backend', choices=('local', 'ray'), default='local', help='local processes, or Ray tasks (a GPU slot asks for its share of a GPU)')
+    p.add_argument('--address', default=None, help='with --backend ray: the cluster to join (default: start a local Ray)')
+    p.add_argument('--seed', default=None, help='base seed of the points\' seeds (default: the one recorded by an earlier run of the grid, else drawn)')
 
 def _check_args(p):
     p.add_argument('manifest', help='the manifest to validate')
@@ -155,6 +165,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 # %% ../nbs/90_cli.ipynb #ab031136
+SWEEP_COMMANDS = ('source', 'vae', 'markov', 'dwp', 'check')
+_re_sweep_arg = re.compile(r'--([A-Za-z_]\w*(?:__\w+)+)=(.*)', re.S)
+
+def sweep_assignments(argv) -> list:
+    """`argv` with a W&B sweep agent's arguments, `--dataset__train__train_size=50` (a manifest key path joined by `__`), turned
+    into the `--set dataset.train.train_size=50` they mean, after a stage's command word; everything else as it is."""
+    argv, start = list(argv), 0
+    while start < len(argv) and argv[start].startswith('-'): start += 2 if argv[start] == '--allow-module' else 1  # global options
+    if start >= len(argv) or argv[start] not in SWEEP_COMMANDS: return argv
+    converted = argv[:start + 1]
+    for arg in argv[start + 1:]:
+        match = _re_sweep_arg.fullmatch(arg)
+        converted += ['--set', f'{match.group(1).replace("__", ".")}={match.group(2)}'] if match else [arg]
+    return converted
+
 def parse_args(argv) -> argparse.Namespace:
     "Parse `argv`; `UsageError` on bad arguments."
     argv = list(argv)
@@ -162,7 +187,7 @@ def parse_args(argv) -> argparse.Namespace:
         parser = _Parser(prog='markovdwp kernels import', description=COMMANDS['kernels-import'][0])
         _kernels_import_args(parser)
         return argparse.Namespace(command='kernels-import', allow_module=[], **vars(parser.parse_args(argv[2:])))
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(sweep_assignments(argv))
     if args.command is None: raise UsageError('markovdwp: a COMMAND is required (see markovdwp --help)')
     return args
 
@@ -238,10 +263,51 @@ def load_grid(path) -> tuple:
     except SpecError as exc: raise SpecError(f'{path}: grid.{exc}') from None
     return spec['stage'], base, runs
 
-def _run_stage(stage: str, manifest_path: Path, run_dir: Path) -> int:
-    "Run one grid point through `main`, so it behaves exactly as the stage's own command, continuing an unfinished run in `run_dir`."
+def point_argv(stage: str, run_dir: Path, seed: int) -> list:
+    "The command line of one grid point: the stage on its `manifest.json`, into its directory, with its seed, resuming an unfinished run."
     resume = ['--resume'] if stage in ('source', 'vae', 'markov') else []  # the dwp stage resumes in its directory by itself
-    return main([stage, str(manifest_path), '--target', str(run_dir), *resume])
+    return [stage, str(run_dir/'manifest.json'), '--target', str(run_dir), '--seed', str(seed), *resume]
+
+def point_metrics(stage: str, run_dir: Path) -> dict:
+    "The final numbers of a finished grid point: the stage's held-out scores (what a sweep compares)."
+    from markovdwp_nb.snapshot import load_snapshot
+    if stage == 'dwp':
+        results = json.loads((run_dir/'results.json').read_text())
+        return {f'ensemble_{k}': v for k, v in results['ensemble'].items()}
+    snapshot = load_snapshot(next(iter(sorted(run_dir.glob('*.pt')))))
+    if stage == 'markov': return {f'held_out_{k}': snapshot['held_out'][k] for k in ('elbo', 'iwae')}
+    last = snapshot['history'][-1]
+    names = {'source': ('valid_loss', 'accuracy'), 'vae': ('held_out_iwae', 'held_out_elbo', 'active_units')}[stage]
+    return {name: last[name] for name in names if name in last}
+
+def _flat(overrides: dict, prefix: str = '') -> dict:
+    "Nested overrides as {'a.b': value}."
+    flat = {}
+    for key, value in overrides.items():
+        if isinstance(value, dict): flat.update(_flat(value, f'{prefix}{key}.'))
+        else: flat[f'{prefix}{key}'] = value
+    return flat
+
+def write_grid_table(records: list, target: Path, stage: str):
+    "`grid.csv` (one row per point: run, seed, status, seconds, each override, each final number) and `grid.png` (the first number per point)."
+    import csv
+    rows = [{'run': r['run'], 'seed': r.get('seed'), 'status': r['status'], 'seconds': r.get('seconds'), **_flat(r['overrides']),
+             **r.get('metrics', {})} for r in records]
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    with open(target/'grid.csv', 'w', newline='') as file:
+        writer = csv.DictWriter(file, columns)
+        writer.writeheader(); writer.writerows(rows)
+    scored = [r for r in records if r.get('metrics')]
+    if not scored: return
+    import matplotlib; matplotlib.use('Agg')
+    from matplotlib import pyplot as plt
+    metric = next(iter(scored[0]['metrics']))
+    labels = [', '.join(f'{k}={v}' for k, v in _flat(r['overrides']).items()) or r['run'] for r in scored]
+    figure, axis = plt.subplots(figsize=(max(4, 0.6 * len(scored) + 2), 3.5))
+    axis.bar(range(len(scored)), [r['metrics'][metric] for r in scored], color='tab:blue')
+    axis.set_xticks(range(len(scored)), labels, rotation=30, ha='right', fontsize=8)
+    axis.set_ylabel(metric); axis.set_title(f'markovdwp grid: {stage}, {len(scored)} points')
+    figure.savefig(target/'grid.png', dpi=100, bbox_inches='tight'); plt.close(figure)
 
 def _finished(run_dir: Path, manifest: dict) -> dict | None:
     "The record (`run.json`) of a run of `manifest` that ended well in `run_dir`, or None."
@@ -251,8 +317,17 @@ def _finished(run_dir: Path, manifest: dict) -> dict | None:
     except (OSError, ValueError): return None
     return record if same and record.get('status') == 0 else None
 
+def _grid_seed(args, target: Path) -> int:
+    "The grid's base seed: `--seed`, else the one an earlier run of this grid recorded, else a new one (recorded)."
+    from markovdwp_nb.zoo import base_seed_of
+    if args.seed is not None: return base_seed_of(args.seed)
+    try: return int(json.loads((target/'grid.json').read_text())['base_seed'])
+    except (OSError, ValueError, KeyError, TypeError): return base_seed_of(None)
+
 def cli_grid(args) -> int:
-    "`markovdwp grid GRID`: write the manifest of every grid point, run each, report which failed."
+    """`markovdwp grid GRID`: write the manifest of every grid point and run the unfinished ones, each in its own process with its
+    own seed, `len(--devices)` at a time (local processes or Ray tasks); record each point and write grid.json, grid.csv and grid.png."""
+    from markovdwp_nb.zoo import check_local_devices, device_of, local_results, ray_results, zoo_seeds  # the zoo's runners
     stage, base, runs = load_grid(args.grid)
     target = Path(args.target) if args.target else Path(args.grid).with_suffix('')
     manifests = []
@@ -261,23 +336,39 @@ def cli_grid(args) -> int:
         try: validate_manifest(manifest, stage)
         except SpecError as exc: raise SpecError(f'{args.grid}: run {i} ({json.dumps(overrides)}): {exc}') from None
         manifests.append(manifest)
-    records = []
+    devices = [device_of(slot) for slot in args.devices]
+    if args.backend == 'local': check_local_devices(devices)
+    base_seed = _grid_seed(args, target)
+    seeds = zoo_seeds(base_seed, len(runs))
+    records, jobs = [None] * len(runs), []
     for i, (overrides, manifest) in enumerate(zip(runs, manifests)):
         run_dir = target/f'run-{i:03d}'
         done = None if args.dry_run else _finished(run_dir, manifest)
         if done is not None:
-            records.append({**done, 'skipped': True})
+            records[i] = {**done, 'skipped': True}
             print(f'{run_dir}: {json.dumps(overrides)} done before, skipped')
             continue
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir/'manifest.json').write_text(json.dumps(manifest, indent=2))
-        start = time.time()
-        status = None if args.dry_run else _run_stage(stage, run_dir/'manifest.json', run_dir)
-        record = {'run': run_dir.name, 'overrides': overrides, 'status': status, 'seconds': round(time.time() - start, 1)}
-        if status is not None: (run_dir/'run.json').write_text(json.dumps(record, indent=2))
-        records.append(record)
-        print(f'{run_dir}: {json.dumps(overrides)} ' + ('written' if status is None else f'exit {status}'))
-    (target/'grid.json').write_text(json.dumps({'stage': stage, 'runs': records}, indent=2))
+        if args.dry_run:
+            records[i] = {'run': run_dir.name, 'overrides': overrides, 'seed': seeds[i], 'status': None}
+            print(f'{run_dir}: {json.dumps(overrides)} written')
+        else: jobs.append({'index': i, 'seed': seeds[i], 'snapshot': str(run_dir), 'log': str(run_dir/'log.txt'),
+                           'argv': point_argv(stage, run_dir, seeds[i])})
+    results = (local_results(jobs, None, devices) if args.backend == 'local'
+               else ray_results(jobs, None, devices, args.address)) if jobs else ()
+    for result in results:
+        i, run_dir = result['index'], target/f'run-{result["index"]:03d}'
+        record = {'run': run_dir.name, 'overrides': runs[i], 'seed': result['seed'], 'status': result['exit_code'],
+                  **{key: result[key] for key in ('seconds', 'device', 'host', 'started', 'ended') if key in result}}
+        if record['status'] == 0: record['metrics'] = point_metrics(stage, run_dir)
+        else: record['message'] = result.get('message', '')
+        (run_dir/'run.json').write_text(json.dumps(record, indent=2))
+        records[i] = record
+        print(f'{run_dir}: {json.dumps(runs[i])} exit {record["status"]}' + (f' ({record["message"]})' if record['status'] else ''))
+    target.mkdir(parents=True, exist_ok=True)
+    (target/'grid.json').write_text(json.dumps({'stage': stage, 'base_seed': base_seed, 'runs': records}, indent=2))
+    if not args.dry_run: write_grid_table(records, target, stage)
     failed = [r['run'] for r in records if r['status']]
     if failed: print(f'markovdwp grid: {len(failed)} of {len(records)} runs failed: {", ".join(failed)}', file=sys.stderr)
     return 1 if failed else 0

@@ -23,16 +23,17 @@ from fastai.torch_core import default_device
 from .spec import RESAMPLING_KINDS, SpecError, feed_loader, feed_settings, from_spec, get_instance
 
 # %% auto #0
-__all__ = ['AUGMENTATIONS', 'CIFAR10_FORMAT', 'CIFAR100_FORMAT', 'MNIST_FORMAT', 'FASHION_FORMAT', 'DIGITS_FORMAT',
+__all__ = ['AUGMENTATIONS', 'CIFAR10_FORMAT', 'CIFAR100_FORMAT', 'MNIST_FORMAT', 'FASHION_FORMAT', 'SVHN_FORMAT', 'DIGITS_FORMAT',
            'DEBIAN_FASHION_MNIST', 'FASHION_FILES', 'RESAMPLING_KEYS', 'VALID_FEEDS', 'seed_from_string',
            'check_random_state', 'resolve_size', 'subset_indices', 'stratified_indices', 'undersample_indices', 'take',
            'LabelledSubset', 'ImageFormat', 'check_augmentation', 'image_transform', 'missing_files_error',
            'StratifiedTrainSize', 'TorchvisionSplit', 'CIFARFiles', 'MNISTFiles', 'CIFAR10_Train', 'CIFAR10_Test',
-           'CIFAR100_Train', 'CIFAR100_Test', 'MNIST_Train', 'MNIST_Test', 'digits_28x28', 'digits_split',
-           'check_classes', 'relabel', 'DigitsSplit', 'Digits_Train', 'Digits_Test', 'data_root', 'gunzip_atomic',
-           'gz_folder', 'fashion_missing_error', 'fashion_mnist_root', 'FashionMNISTFiles', 'FashionMNIST_Train',
-           'FashionMNIST_Test', 'show_images', 'dataset_targets', 'source_dataset', 'resample_one', 'resample',
-           'build_dataset', 'get_datasets', 'build_feed', 'FullBatchLoader', 'get_dataloaders']
+           'CIFAR100_Train', 'CIFAR100_Test', 'MNIST_Train', 'MNIST_Test', 'SVHNFiles', 'SVHN_Train', 'SVHN_Test',
+           'digits_28x28', 'digits_split', 'check_classes', 'relabel', 'DigitsSplit', 'Digits_Train', 'Digits_Test',
+           'data_root', 'gunzip_atomic', 'gz_folder', 'fashion_missing_error', 'fashion_mnist_root',
+           'FashionMNISTFiles', 'FashionMNIST_Train', 'FashionMNIST_Test', 'show_images', 'dataset_targets',
+           'source_dataset', 'resample_one', 'resample', 'build_dataset', 'get_datasets', 'build_feed',
+           'FullBatchLoader', 'get_dataloaders']
 
 # %% ../nbs/01_data.ipynb #74d870fb
 def seed_from_string(text: str) -> int:
@@ -226,6 +227,35 @@ class MNIST_Test(MNISTFiles, datasets.MNIST):
     image_format = MNIST_FORMAT
     def __init__(self, root, augmentation='normalize', download=False):
         self.load_split(root, False, augmentation, download)
+
+# %% ../nbs/01_data.ipynb #14d1e929
+SVHN_FORMAT = ImageFormat(32, 4, False, 'constant', (0.4377, 0.4438, 0.4728), (0.1980, 0.2010, 0.1970))
+
+class SVHNFiles(TorchvisionSplit):
+    "Where torchvision's SVHN looks: `root/train_32x32.mat`, `root/test_32x32.mat`; labels in `labels` (0-9), mirrored by `targets`."
+    per_item, image_format = ('data', 'labels'), SVHN_FORMAT
+    @property
+    def targets(self): return self.labels
+
+    def load_split(self, root, split: str, augmentation: str, download: bool):
+        transform = image_transform(augmentation, self.image_format)
+        try: super(TorchvisionSplit, self).__init__(root, split=split, transform=transform, download=download)
+        except RuntimeError as exc: raise self.missing_error(root) from exc
+        self.augmentation = augmentation
+
+    def data_folder(self, root) -> Path: return Path(root)
+    def expected_files(self, root) -> list: return [Path(root)/self.split_list[split][1] for split in ('train', 'test')]
+
+class SVHN_Train(SVHNFiles, datasets.SVHN):
+    "The SVHN training split (73 257 images) with an `augmentation` mode; a stratified `train_size` subset if given."
+    def __init__(self, root, augmentation='normalize', train_size=None, random_state=None, download=False):
+        self.load_split(root, 'train', augmentation, download)
+        self.keep_stratified(train_size, random_state)
+
+class SVHN_Test(SVHNFiles, datasets.SVHN):
+    "The SVHN test split (26 032 images) with an `augmentation` mode."
+    def __init__(self, root, augmentation='normalize', download=False):
+        self.load_split(root, 'test', augmentation, download)
 
 # %% ../nbs/01_data.ipynb #83c0a0a7
 @functools.lru_cache(maxsize=None)

@@ -26,8 +26,7 @@ from .kernels import KernelVaultError, models_per_chunk, open_layer, read_meta
 from .vae import check_scale, check_variance, kernel_nets, kernel_vae
 from .training import FailOnNaN, LinearLRDecay, trainer_settings
 from .vae_train import LossTerms, epoch_summary, fixed_draws, load_vae
-from .training import wandb_mode
-from .training import StageRun, WANDB_PROJECT, run_stage
+from .training import StageRun, WANDB_PROJECT, run_stage, wandb_args, wandb_mode
 
 # %% auto #0
 __all__ = ['TERMS', 'MODEL_KEYS', 'OPTIONAL_MODEL_KEYS', 'MARKOV_KEYS', 'OPTION_KEYS', 'diagonal_normal', 'ConditionalNormal',
@@ -419,7 +418,7 @@ def markov_dataloaders(manifest: dict, device=None) -> DataLoaders:
 
 # %% ../nbs/11_markov.ipynb #48f79aef
 def train_markov(manifest: dict, target=None, seed=None, cbs=(), device=None, tag: str = 'markov', where: str = 'manifest',
-                 resume: bool = False) -> StageRun:
+                 resume: bool = False, project: str | None = None, tags=()) -> StageRun:
     """Train the Markov DWP of `manifest` on `device` with `run_stage`; save it at `target` (a file, or a directory for a unique
     name), resuming an unfinished run of the same manifest there (a file target always, a directory with `resume`). Returns a
     `StageRun` (`model, path = train_markov(...)`); its `scores['held_out']` holds the held-out ELBO and IWAE per slice."""
@@ -433,7 +432,7 @@ def train_markov(manifest: dict, target=None, seed=None, cbs=(), device=None, ta
     def finish(learn):
         return {'model_config': model_config(learn.model), 'held_out': evaluate_markov(learn.model, learn.dls.valid, n_draws=n_draws)}
     return run_stage(manifest, build, target, seed, tag=tag, resume=resume, device=device, cbs=cbs, where=where, kind='markov',
-                     what='Markov DWP', project=f'{WANDB_PROJECT}-markov', finish=finish)
+                     what='Markov DWP', project=project or f'{WANDB_PROJECT}-markov', tags=tags, finish=finish)
 
 def cli_markov(args) -> int:
     "`markovdwp markov`: train a Markov DWP from a manifest, save it, print the epochs and the held-out bounds."
@@ -441,7 +440,8 @@ def cli_markov(args) -> int:
     if args.target is None: warnings.warn('no --target: the trained Markov DWP will not be saved')
     start = time.time()
     run = train_markov(manifest, target=args.target, seed=args.seed, tag=getattr(args, 'tag', None) or 'markov',
-                       device=getattr(args, 'device', None), resume=getattr(args, 'resume', False), where=str(args.manifest))
+                       device=getattr(args, 'device', None), resume=getattr(args, 'resume', False), where=str(args.manifest),
+                       **wandb_args(args))
     for row in run.history: print(epoch_summary(row, len(run.history)))
     held_out = run.scores['held_out']
     resumed = f' (resumed after epoch {run.start_epoch})' if run.start_epoch else ''

@@ -18,7 +18,8 @@ from fastai.optimizer import Adam
 from fastai.torch_core import default_device
 from .spec import SpecError, check_keys, get_instance, load_manifest, propagate, stage_check
 from .data import get_dataloaders
-from .training import FailOnNaN, LinearLRDecay, StageRun, WANDB_PROJECT, run_stage, trainer_settings, wandb_mode
+from .training import (FailOnNaN, LinearLRDecay, StageRun, WANDB_PROJECT, run_stage, trainer_settings, wandb_args,
+                                   wandb_mode)
 
 # %% auto #0
 __all__ = ['SOURCE_OPTIONS', 'SOURCE_COLUMNS', 'l2_terms', 'coef_value', 'WeightedPenalty', 'check_source_manifest',
@@ -85,11 +86,12 @@ def source_learner(manifest: dict, device=None, where: str = 'manifest') -> Lear
 
 # %% ../nbs/04_source.ipynb #296ad672
 def train_source(manifest: dict, target=None, seed=None, tag: str | None = None, device=None,
-                 resume: bool = False, where: str = 'manifest', cbs=()) -> StageRun:
+                 resume: bool = False, where: str = 'manifest', cbs=(), project: str | None = None, tags=()) -> StageRun:
     """Train the source model of `manifest` (plus callbacks `cbs`) on `device` with `run_stage`; save its snapshot to `target`,
     resuming an unfinished run of the same manifest there. Returns a `StageRun` (`model, path = train_source(...)`)."""
     return run_stage(manifest, lambda manifest, device, path: source_learner(manifest, device, where), target, seed, tag=tag,
-                     resume=resume, device=device, cbs=cbs, where=where, project=f'{WANDB_PROJECT}-source', wandb_default=False)
+                     resume=resume, device=device, cbs=cbs, where=where, project=project or f'{WANDB_PROJECT}-source', tags=tags,
+                     wandb_default=False)
 
 SOURCE_COLUMNS = ('train_loss', 'valid_loss', 'accuracy')
 
@@ -105,7 +107,7 @@ def cli_source(args) -> int:
     if args.target is None: warnings.warn('no --target: the trained model will not be saved')
     start = time.time()
     run = train_source(manifest, target=args.target, seed=args.seed, tag=args.tag, device=args.device,
-                       resume=getattr(args, 'resume', False), where=str(args.manifest))
+                       resume=getattr(args, 'resume', False), where=str(args.manifest), **wandb_args(args))
     accuracy_ = f', valid accuracy {run.history[-1]["accuracy"]:.4f}' if run.history else ''
     resumed = f' (resumed after epoch {run.start_epoch})' if run.start_epoch else ''
     print(f'markovdwp source: trained {type(run.model).__name__} for {len(run.history)} epochs{resumed} in {time.time() - start:.0f}s'

@@ -16,8 +16,8 @@ from torchvision import datasets
 
 # %% auto #0
 __all__ = ['CIFAR10_NAMES', 'TINY_SHAPES', 'MNIST_FOLDERS', 'CACHE_ENV', 'Py2Str', 'Py2Pickler', 'py2_dict', 'dump_py2_pickle',
-           'cifar_batch', 'write_cifar', 'idx_bytes', 'write_mnist', 'synthetic_images', 'write_tiny', 'md5_of',
-           'local_checksums', 'dependent_banks', 'test_cache', 'cached', 'tiny_source_manifest', 'tiny_zoo',
+           'cifar_batch', 'write_cifar', 'idx_bytes', 'write_mnist', 'synthetic_images', 'write_svhn', 'write_tiny',
+           'md5_of', 'local_checksums', 'dependent_banks', 'test_cache', 'cached', 'tiny_source_manifest', 'tiny_zoo',
            'tiny_vault']
 
 # %% ../nbs/97_testing.ipynb #30c1d367
@@ -87,7 +87,8 @@ def write_mnist(root, train, test, folder: str = 'MNIST/raw', compress: bool = F
     return folder
 
 # %% ../nbs/97_testing.ipynb #d0331441
-TINY_SHAPES = {'cifar10': (10, (32, 32, 3)), 'cifar100': (100, (32, 32, 3)), 'mnist': (10, (28, 28)), 'fashion': (10, (28, 28))}
+TINY_SHAPES = {'cifar10': (10, (32, 32, 3)), 'cifar100': (100, (32, 32, 3)), 'mnist': (10, (28, 28)), 'fashion': (10, (28, 28)),
+               'svhn': (10, (32, 32, 3))}
 MNIST_FOLDERS = {'mnist': 'MNIST/raw', 'fashion': 'FashionMNIST/raw'}
 
 def synthetic_images(labels, shape, n_classes: int, random_state=0) -> np.ndarray:
@@ -97,8 +98,19 @@ def synthetic_images(labels, shape, n_classes: int, random_state=0) -> np.ndarra
     noise = rng.normal(0, 20, size=(len(labels), *shape))
     return np.clip(level.reshape(-1, *[1] * len(shape)) + noise, 0, 255).astype(np.uint8)
 
+def write_svhn(root, train, test) -> Path:
+    """Write `train` and `test` (uint8 images N x 32 x 32 x 3, labels 0-9) as SVHN's `train_32x32.mat` and `test_32x32.mat` in `root`:
+    MATLAB files with `X` (32 x 32 x 3 x N) and `y` (N x 1, the digit 0 as 10)."""
+    from scipy.io import savemat
+    root = Path(root); root.mkdir(parents=True, exist_ok=True)
+    for name, (images, labels) in (('train', train), ('test', test)):
+        labels = np.asarray(labels).reshape(-1, 1)
+        savemat(root/f'{name}_32x32.mat', {'X': np.ascontiguousarray(np.asarray(images, dtype=np.uint8).transpose(1, 2, 3, 0)),
+                                           'y': np.where(labels == 0, 10, labels).astype(np.uint8)})
+    return root
+
 def write_tiny(root, kind: str = 'cifar10', n_train: int = 4, n_test: int = 2, random_state=0, folder=None, compress=False) -> Path:
-    "Write a tiny `kind` ('cifar10', 'cifar100', 'mnist', 'fashion') in torchvision's format: `n_train` / `n_test` images per class; `folder` / `compress` as in `write_mnist`."
+    "Write a tiny `kind` ('cifar10', 'cifar100', 'mnist', 'fashion', 'svhn') in torchvision's format: `n_train` / `n_test` images per class; `folder` / `compress` as in `write_mnist`."
     n_classes, shape = TINY_SHAPES[kind]
     rng = check_random_state(random_state)
     def split(per_class):
@@ -106,6 +118,7 @@ def write_tiny(root, kind: str = 'cifar10', n_train: int = 4, n_test: int = 2, r
         return synthetic_images(labels, shape, n_classes, rng), labels
     train, test = split(n_train), split(n_test)
     if kind in MNIST_FOLDERS: return write_mnist(root, train, test, folder or MNIST_FOLDERS[kind], compress)
+    if kind == 'svhn': return write_svhn(root, train, test)
     return write_cifar(root, train, test, kind)
 
 # %% ../nbs/97_testing.ipynb #d05f330b
@@ -115,9 +128,15 @@ def md5_of(path) -> str:
 
 @contextlib.contextmanager
 def local_checksums(root, *dataset_classes):
-    "Within the block, the CIFAR `dataset_classes` expect the md5 sums of the files under `root` instead of the release's."
+    "Within the block, the CIFAR or SVHN `dataset_classes` expect the md5 sums of the files under `root` instead of the release's."
     with contextlib.ExitStack() as stack:
         for dataset_class in dataset_classes:
+            svhn = next((c for c in dataset_class.__mro__ if 'split_list' in vars(c)), None)
+            if svhn is not None:  # SVHN: one md5 per split file in `split_list`
+                sums = {split: [url, name, md5_of(Path(root)/name) if (Path(root)/name).exists() else md5]
+                        for split, (url, name, md5) in svhn.split_list.items()}
+                stack.enter_context(mock.patch.object(svhn, 'split_list', sums))
+                continue
             owner = next(c for c in dataset_class.__mro__ if 'train_list' in vars(c))
             folder = Path(root)/owner.base_folder
             for attr in ('train_list', 'test_list'):

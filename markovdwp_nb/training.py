@@ -25,8 +25,8 @@ import fcntl
 __all__ = ['trainer_settings', 'CHECKPOINT_KEYS', 'WANDB_PROJECT', 'RecorderColumns', 'epoch_history', 'last_epoch',
            'LinearLRDecay', 'DivergedError', 'FailOnNaN', 'diverged_as_error', 'EpochCheckpoint', 'check_checkpoint',
            'restore_checkpoint', 'resolve_target', 'TargetInUseError', 'lock_holder', 'RunLock', 'run_guard',
-           'read_checkpoint', 'wandb_mode', 'start_wandb', 'wandb_logging', 'wandb_state', 'ResumeWandbSteps',
-           'checkpoint_every_epoch', 'StageRun', 'snapshot_target', 'run_stage']
+           'read_checkpoint', 'wandb_mode', 'start_wandb', 'wandb_args', 'wandb_logging', 'wandb_state',
+           'ResumeWandbSteps', 'checkpoint_every_epoch', 'StageRun', 'snapshot_target', 'run_stage']
 
 # %% ../nbs/03b_training.ipynb #c13b45a4
 trainer_settings = check_trainer  # every stage reads its `trainer` section through the one check in `spec`
@@ -341,19 +341,26 @@ def wandb_mode(options: dict, env=None, default: bool = True) -> str:
     if env.get('WANDB_MODE'): return 'offline' if env['WANDB_MODE'] == 'dryrun' else env['WANDB_MODE']
     return 'online' if env.get('WANDB_API_KEY') else 'offline'
 
-def start_wandb(manifest: dict, directory=None, mode: str = 'offline', project: str = WANDB_PROJECT, run_id: str | None = None):
-    "Open a W&B run in `mode` for `manifest` under `directory` (None when disabled), or continue the run `run_id`; pair it with fastai's `WandbCallback`."
+def start_wandb(manifest: dict, directory=None, mode: str = 'offline', project: str = WANDB_PROJECT, run_id: str | None = None,
+                tags=()):
+    """Open a W&B run in `mode` for `manifest` under `directory` (None when disabled), in `project` with `tags`, or continue the run
+    `run_id`; pair it with fastai's `WandbCallback`."""
     if mode == 'disabled': return None
     import wandb
     if directory is not None: Path(directory).mkdir(parents=True, exist_ok=True)
     return wandb.init(project=project, config=copy.deepcopy(manifest), dir=None if directory is None else str(directory),
-                      mode=mode, id=run_id, resume='allow' if run_id else None,
+                      mode=mode, id=run_id, resume='allow' if run_id else None, tags=list(tags) or None,
                       settings=wandb.Settings(silent=True, console='off', save_code=False))
 
+def wandb_args(args) -> dict:
+    "The `--project` and `--tags` of a stage's command line, as keywords of its `train_*` function."
+    return {'project': getattr(args, 'project', None), 'tags': tuple(getattr(args, 'tags', None) or ())}
+
 @contextlib.contextmanager
-def wandb_logging(learn, manifest: dict, directory=None, mode: str = 'offline', project: str = WANDB_PROJECT, run_id: str | None = None):
+def wandb_logging(learn, manifest: dict, directory=None, mode: str = 'offline', project: str = WANDB_PROJECT, run_id: str | None = None,
+                  tags=()):
     "The W&B run of `start_wandb` (None when disabled), logging `learn`'s recorder via fastai's `WandbCallback`; finished with exit code 1 if the block raises."
-    run = start_wandb(manifest, directory, mode, project, run_id)
+    run = start_wandb(manifest, directory, mode, project, run_id, tags)
     if run is not None:
         from fastai.callback.wandb import WandbCallback
         learn.add_cb(WandbCallback(log=None, log_preds=False, log_model=False))
@@ -417,11 +424,11 @@ def snapshot_target(target, manifest: dict, tag: str | None, resume: bool, what:
 
 def run_stage(manifest: dict, build, target=None, seed=None, *, tag: str | None = None, resume: bool = False, device=None,
               cbs=(), where: str = 'manifest', kind: str | None = None, what: str = 'snapshot', project: str = WANDB_PROJECT,
-              wandb_default: bool = True, finish=None, extra=None, restore=None, locate=snapshot_target, publish=None,
-              quiet: bool = False) -> StageRun:
+              wandb_default: bool = True, tags=(), finish=None, extra=None, restore=None, locate=snapshot_target,
+              publish=None, quiet: bool = False) -> StageRun:
     """Train the `Learner` that `build(manifest, device, path)` returns (plus callbacks `cbs`) for the manifest's
     `trainer.max_epochs`, checkpointed every epoch at `target` and resumed from an unfinished run there, logged to W&B per
-    `options.wandb` (`wandb_default` when it is absent); then `finish(learn)`, one snapshot at `path`, and `publish(run)` (a stage
+    `options.wandb` (`wandb_default` when it is absent) in `project` with `tags`; then `finish(learn)`, one snapshot at `path`, and `publish(run)` (a stage
     that writes more than its snapshot). `locate` maps the target to (path, checkpoint, reserved); `where` names the manifest in
     errors; `quiet` hides the progress bar."""
     start = time.time()
@@ -439,7 +446,7 @@ def run_stage(manifest: dict, build, target=None, seed=None, *, tag: str | None 
         saved = lambda learn: {**wandb_state(learn), 'seconds': seconds_before + time.time() - start, **(extra(learn) if extra else {})}
         start_epoch = checkpoint_every_epoch(learn, ckpt, earlier, manifest, seed_used, saved)
         with wandb_logging(learn, config, None if path is None else path.parent, mode, project,
-                           run_id=(earlier or {}).get('wandb_id')) as run:
+                           run_id=(earlier or {}).get('wandb_id'), tags=tags) as run:
             with (learn.no_bar() if quiet else contextlib.nullcontext()), diverged_as_error(learn, where):
                 learn.fit(max_epochs, start_epoch=start_epoch)
             history = learn.epoch_checkpoint.history if ckpt is not None else epoch_history(learn.recorder)

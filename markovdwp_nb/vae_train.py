@@ -26,7 +26,7 @@ from .snapshot import load_state, normalize_snapshot, read_torch_file, writing_t
 from .training import FailOnNaN, LinearLRDecay, RecorderColumns, trainer_settings
 from .kernels import SingleKernelDataset, layer_labels
 from .vae import as_slices, beta_schedule, is_seed_vae, load_dwp_vae, log_weights, seed_vae, PARAMS_NAME
-from .training import StageRun, WANDB_PROJECT, _wandb_logger, _wandb_run, run_stage, wandb_mode
+from .training import StageRun, WANDB_PROJECT, _wandb_logger, _wandb_run, run_stage, wandb_args, wandb_mode
 
 # %% auto #0
 __all__ = ['TRAINER_OPTIONS', 'EVAL_BATCH', 'EVAL_ITEMS', 'EVAL_BUDGET', 'TRAIN_COST', 'MIN_EVAL_ITEMS', 'SLICE_CMAP',
@@ -464,7 +464,7 @@ def resolve_scale(manifest: dict, dataset, n_items: int = AUTO_SCALE_ITEMS) -> d
 
 # %% ../nbs/09_vae_train.ipynb #fed31c68
 def train_vae(manifest: dict, target=None, seed=None, cbs=(), device=None, tag: str = 'vae', where: str = 'manifest',
-              resume: bool = False) -> StageRun:
+              resume: bool = False, project: str | None = None, tags=()) -> StageRun:
     """Train the kernel VAE of `manifest` (plus callbacks `cbs`) on `device` with `run_stage`; save its checkpoint and pictures at
     `target`, resuming an unfinished run of the same manifest there (a file target always, a directory with `resume`). Returns a
     `StageRun` (`runtime, path = train_vae(...)`) whose snapshot `config` has `scale: "auto"` resolved (`requested_config`: as given)."""
@@ -478,7 +478,7 @@ def train_vae(manifest: dict, target=None, seed=None, cbs=(), device=None, tag: 
         return vae_learner(resolved, runtime, dls, where=where, pictures=path), resolved
     pictures = lambda learn: {'pictures': [p.name for p in learn.kernel_pictures.saved]}
     return run_stage(manifest, build, target, seed, tag=tag, resume=resume, device=device, cbs=cbs, where=where, kind='vae',
-                     what='checkpoint', project=f'{WANDB_PROJECT}-vae', finish=pictures)
+                     what='checkpoint', project=project or f'{WANDB_PROJECT}-vae', tags=tags, finish=pictures)
 
 # %% ../nbs/09_vae_train.ipynb #c472ce79
 def load_vae(path):
@@ -513,7 +513,8 @@ def cli_vae(args) -> int:
     if args.target is None: warnings.warn('no --target: the trained VAE will not be saved')
     start = time.time()
     run = train_vae(manifest, target=args.target, seed=args.seed, tag=getattr(args, 'tag', None) or 'vae',
-                    device=getattr(args, 'device', None), resume=getattr(args, 'resume', False), where=str(args.manifest))
+                    device=getattr(args, 'device', None), resume=getattr(args, 'resume', False), where=str(args.manifest),
+                    **wandb_args(args))
     for row in run.history: print(epoch_summary(row, len(run.history)))
     resumed = f' (resumed after epoch {run.start_epoch})' if run.start_epoch else ''
     print(f'markovdwp vae: trained {type(run.model).__name__} for {len(run.history)} epochs{resumed} in {time.time() - start:.0f}s'

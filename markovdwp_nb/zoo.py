@@ -18,9 +18,9 @@ from .snapshot import SnapshotError, check_tag, is_snapshot_file, load_snapshot
 
 # %% auto #0
 __all__ = ['BACKENDS', 'base_seed_of', 'zoo_seeds', 'device_of', 'usable_cores', 'threads_per_worker', 'check_local_devices',
-           'model_job', 'is_finished', 'worker_command', 'log_message', 'run_job', 'local_results', 'import_ray',
-           'ray_slots', 'ray_results', 'read_zoo_manifest', 'check_zoo_target', 'prepare_zoo', 'train_zoo',
-           'model_line', 'cli_zoo']
+           'model_job', 'is_finished', 'stage_command', 'worker_command', 'log_message', 'run_job', 'local_results',
+           'import_ray', 'ray_slots', 'ray_results', 'read_zoo_manifest', 'check_zoo_target', 'prepare_zoo',
+           'train_zoo', 'model_line', 'cli_zoo']
 
 # %% ../nbs/06_zoo.ipynb #2836721b
 def base_seed_of(seed) -> int:
@@ -85,12 +85,15 @@ def is_finished(snapshot, manifest: dict) -> bool:
     return True
 
 # %% ../nbs/06_zoo.ipynb #d7eb2cf6
-def worker_command(manifest_path, job: dict, device: str, python: str | None = None) -> list:
-    """The command that trains `job` on `device`: `python -m markovdwp_nb [--allow-module M ...] source MANIFEST --target ...
-    --seed ... --device ...`, with the modules this process allowed beyond the defaults."""
+def stage_command(argv: list, device: str, python: str | None = None) -> list:
+    """`python -m markovdwp_nb [--allow-module M ...] ARGV... --device DEVICE`: a stage's command line in a fresh process, with the
+    modules this process allowed beyond the defaults."""
     extra_modules = [a for m in allowed_modules() if m not in DEFAULT_MODULES for a in ('--allow-module', m)]
-    return [python or sys.executable, '-m', 'markovdwp_nb', *extra_modules, 'source', str(manifest_path),
-            '--target', job['snapshot'], '--seed', str(job['seed']), '--device', device]
+    return [python or sys.executable, '-m', 'markovdwp_nb', *extra_modules, *map(str, argv), '--device', device]
+
+def worker_command(manifest_path, job: dict, device: str, python: str | None = None) -> list:
+    "The command that trains `job` on `device`: the `source` stage on `manifest_path` with a file target and the model's seed."
+    return stage_command(['source', manifest_path, '--target', job['snapshot'], '--seed', job['seed']], device, python)
 
 _TRACEBACK = 'Traceback (most recent call last):'
 
@@ -115,8 +118,9 @@ def _job_env(threads: int | None) -> dict:
     return env
 
 def run_job(job: dict, manifest_path, device: str, threads: int | None = None, running: set | None = None, command=None) -> dict:
-    "Train `job` on `device` in a child process logging to `job['log']`; return its record (status, exit code, seconds, ...)."
-    command = command or worker_command(manifest_path, job, device)
+    """Run `job` on `device` in a child process logging to `job['log']` (a zoo model, or any stage's command line `job['argv']`, as
+    `markovdwp grid` runs its points); return its record (status, exit code, seconds, start and end times, ...)."""
+    command = command or (stage_command(job['argv'], device) if 'argv' in job else worker_command(manifest_path, job, device))
     log, start, exit_code = Path(job['log']), time.time(), None
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, 'a') as out:
@@ -129,7 +133,8 @@ def run_job(job: dict, manifest_path, device: str, threads: int | None = None, r
             if running is not None: running.discard(process)
         except OSError as exc: out.write(f'zoo: could not start the worker: {exc}\n')
     return {**job, 'device': device, 'host': socket.gethostname(), 'status': 'done' if exit_code == 0 else 'failed',
-            'exit_code': exit_code, 'seconds': round(time.time() - start, 2), 'message': log_message(log)}
+            'exit_code': exit_code, 'seconds': round(time.time() - start, 2), 'started': start, 'ended': time.time(),
+            'message': log_message(log)}
 
 # %% ../nbs/06_zoo.ipynb #89962a73
 def _failed_record(job: dict, device: str, exc: BaseException) -> dict:
