@@ -14,7 +14,7 @@ from fastcore.basics import patch
 
 from .spec import SpecError, check_count, resolve
 from .nn import BayesianLayer, GaussianLayer, VDLayer
-from .vae_train import load_vae
+from .vae import load_vae
 from .markov import MarkovDWP, is_markov_file, load_markov
 
 # %% auto #0

@@ -14,18 +14,20 @@ import yaml
 from torch import nn
 from torch.distributions import Distribution, Independent, MultivariateNormal, Normal, kl_divergence
 
-from .spec import SpecError, get_class
-from .snapshot import SnapshotError, read_torch_file, writing_to
+from .spec import (SpecError, check_vae_section, did_you_mean, from_spec, get_class, keyword_names, named_keywords,
+                               options_of)
+from .snapshot import SnapshotError, load_state, normalize_snapshot, read_torch_file, writing_to
 from .distributions import TRIP, VAMP
 
 # %% auto #0
-__all__ = ['KERNEL_NETS', 'PARAMS_NAME', 'WEIGHTS_NAME', 'PARAMS_KEYS', 'SEED_VAE_PARTS', 'SEED_RUNTIMES', 'batch_dims',
-           'check_variance', 'ELU', 'hidden_block', 'check_scale', 'DiagonalGaussianNet', 'CorrelatedNormal',
-           'Encoder7x7', 'Decoder7x7', 'Encoder5x5', 'Decoder5x5', 'Encoder3x3', 'Decoder3x3', 'kernel_nets',
-           'kernel_vae', 'KernelVAE', 'DWPFormatError', 'read_dwp_params', 'read_dwp_weights', 'check_state_dict',
-           'load_dwp_vae', 'dwp_params', 'save_dwp_vae', 'is_seed_vae', 'seed_network', 'seed_vae', 'load_seed_vae',
-           'beta_schedule', 'as_slices', 'prior_log_prob', 'log_weights', 'iwae_estimate', 'elbo_estimate',
-           'SGVBRuntime', 'IWAERuntime', 'TRIPRuntime', 'VAMPRuntime']
+__all__ = ['KERNEL_NETS', 'PARAMS_NAME', 'WEIGHTS_NAME', 'PARAMS_KEYS', 'SEED_VAE_PARTS', 'SEED_RUNTIMES', 'TRAINER_OPTIONS',
+           'batch_dims', 'check_variance', 'ELU', 'hidden_block', 'check_scale', 'DiagonalGaussianNet',
+           'CorrelatedNormal', 'Encoder7x7', 'Decoder7x7', 'Encoder5x5', 'Decoder5x5', 'Encoder3x3', 'Decoder3x3',
+           'kernel_nets', 'kernel_vae', 'KernelVAE', 'DWPFormatError', 'read_dwp_params', 'read_dwp_weights',
+           'check_state_dict', 'load_dwp_vae', 'dwp_params', 'save_dwp_vae', 'is_seed_vae', 'seed_network', 'seed_vae',
+           'load_seed_vae', 'beta_schedule', 'as_slices', 'prior_log_prob', 'log_weights', 'iwae_estimate',
+           'elbo_estimate', 'SGVBRuntime', 'IWAERuntime', 'TRIPRuntime', 'VAMPRuntime', 'build_network',
+           'runtime_options', 'shared_options', 'build_runtime', 'load_vae']
 
 # %% ../nbs/08_vae.ipynb #f58b6b55
 def batch_dims(input: torch.Tensor, input_shape: tuple, where: str) -> tuple:
@@ -577,3 +579,73 @@ class VAMPRuntime(SGVBRuntime):
 
     @property
     def prior(self): return self.vamp
+
+# %% ../nbs/08_vae.ipynb #4151eece
+TRAINER_OPTIONS = ('wandb', 'eval_draws', 'eval_every', 'eval_items')
+
+def _spec_class(spec, where: str):
+    try: return get_class(spec['cls'] if isinstance(spec, dict) else spec)
+    except (SpecError, KeyError, TypeError) as exc: raise SpecError(f'{where}: {exc}') from None
+
+def build_network(spec, shared: dict, where: str):
+    "Build the encoder or decoder class-spec `spec` with the `shared` keywords its class accepts as defaults."
+    accepted = keyword_names(_spec_class(spec, where))
+    defaults = {k: v for k, v in shared.items() if accepted is None or k in accepted}
+    try: return from_spec(spec, **defaults)
+    except (TypeError, ValueError) as exc: raise SpecError(f'{where}: {exc}') from None
+
+# %% ../nbs/08_vae.ipynb #69f6a82e
+def runtime_options(manifest: dict, runtime_cls) -> dict:
+    "The entries of `options` that go to the runtime class; `SpecError` naming `options.<key>` for one it does not take."
+    options = {k: v for k, v in options_of(manifest).items() if k not in TRAINER_OPTIONS}
+    accepted = keyword_names(runtime_cls)
+    if accepted is None:  # the package's runtimes take **options only to reject them by name: collect the named keywords of the chain
+        inits = [vars(c)['__init__'] for c in runtime_cls.__mro__ if '__init__' in vars(c) and c not in (object, torch.nn.Module)]
+        accepted = set().union(*map(named_keywords, inits))
+    accepted = set(accepted) - {'encoder', 'decoder', 'self'}
+    for key in options:
+        if key not in accepted:
+            raise SpecError(f'options.{key}: not an option of {runtime_cls.__name__}{did_you_mean(key, [*accepted, *TRAINER_OPTIONS])} '
+                            f'(its options: {", ".join(sorted(accepted))}; the trainer\'s: {", ".join(TRAINER_OPTIONS)})')
+    return options
+
+def shared_options(vae: dict) -> dict:
+    "`vae.options`, the keywords shared by the encoder and the decoder; `SpecError` naming one that neither takes."
+    shared = dict(vae.get('options') or {})
+    classes = {part: _spec_class(vae[part], f'vae.{part}') for part in ('encoder', 'decoder')}
+    names = [keyword_names(cls) for cls in classes.values()]
+    if None in names: return shared  # a net that takes **kwargs takes them all
+    for key in shared:
+        if not any(key in accepted for accepted in names):
+            raise SpecError(f'vae.options.{key}: accepted by neither {classes["encoder"].__name__} nor {classes["decoder"].__name__}'
+                            f'{did_you_mean(key, [*names[0], *names[1]])}')
+    return shared
+
+def build_runtime(manifest: dict):
+    """The runtime (a `KernelVAE` with its objective) of a VAE manifest, or of the config stored with one: `runtime`, `vae.encoder`,
+    `vae.decoder`, `vae.options`, `options`; `SpecError` naming the key that is missing or wrong."""
+    vae = check_vae_section(manifest)
+    shared = shared_options(vae)
+    encoder, decoder = (build_network(vae[part], shared, f'vae.{part}') for part in ('encoder', 'decoder'))
+    runtime_cls = _spec_class(manifest['runtime'], 'runtime')
+    options = runtime_options(manifest, runtime_cls)
+    try: return from_spec(manifest['runtime'], encoder, decoder, **options)
+    except TypeError as exc: raise SpecError(f'runtime: {exc}') from None
+
+# %% ../nbs/08_vae.ipynb #c472ce79
+def load_vae(path):
+    """The kernel VAE at `path`: a `markovdwp vae` checkpoint (the runtime), a published-DWP-format directory or an
+    original MarkovDWP VAE file (a `KernelVAE`)."""
+    path = Path(path)
+    if path.is_dir(): return load_dwp_vae(path).eval()
+    data = read_torch_file(path, 'kernel VAE file')
+    if is_seed_vae(data): return seed_vae(data, path).eval()
+    snapshot = normalize_snapshot(data, path)
+    if snapshot.get('kind') != 'vae':
+        raise SpecError(f'{path}: not a kernel VAE checkpoint (a {snapshot.get("kind") or "model"} snapshot); '
+                        f'expected a file written by `markovdwp vae`, an original MarkovDWP VAE file or a directory with {PARAMS_NAME}')
+    try: runtime = build_runtime(snapshot['config'])
+    except SpecError as exc: raise SpecError(f'{path}: {exc}') from None
+    load_state(runtime, snapshot['state'], str(path))
+    runtime.history = snapshot.get('history', [])
+    return runtime.eval()

@@ -19,76 +19,23 @@ from fastai.torch_core import default_device, find_bs
 import matplotlib
 from matplotlib.figure import Figure
 from torch.utils.data import DataLoader as TorchDataLoader
-from .spec import (SpecError, check_number, check_vae_section, did_you_mean, from_spec, get_class,
-                               keyword_names, load_manifest, named_keywords, options_of, stage_check)
+from .spec import SpecError, check_number, load_manifest, stage_check
 from .data import VALID_FEEDS, get_dataloaders
-from .snapshot import load_state, normalize_snapshot, read_torch_file, writing_to
+from .snapshot import writing_to
 from .training import FailOnNaN, LinearLRDecay, RecorderColumns, trainer_settings
 from .kernels import SingleKernelDataset, layer_labels
-from .vae import as_slices, beta_schedule, is_seed_vae, load_dwp_vae, log_weights, seed_vae, PARAMS_NAME
+from .vae import (_spec_class, as_slices, beta_schedule, build_runtime, load_vae, log_weights, runtime_options,
+                              shared_options)
 from .training import StageRun, WANDB_PROJECT, _wandb_logger, _wandb_run, run_stage, wandb_args, wandb_mode
 
 # %% auto #0
-__all__ = ['TRAINER_OPTIONS', 'EVAL_BATCH', 'EVAL_ITEMS', 'EVAL_BUDGET', 'TRAIN_COST', 'MIN_EVAL_ITEMS', 'SLICE_CMAP',
-           'EVAL_DRAWS', 'AUTO_SCALE_ITEMS', 'EVAL_SEED', 'build_network', 'runtime_options', 'shared_options',
-           'build_runtime', 'held_out_name', 'cap_workers', 'vae_dataloaders', 'likelihood_bounds', 'posterior_means',
-           'active_units', 'evaluate_vae', 'BetaStep', 'loss_term_names', 'LossTerms', 'eval_plan', 'evaluates_after',
-           'held_out_subset', 'fixed_draws', 'HeldOutLikelihood', 'slice_mosaic', 'slices_figure', 'latents_figure',
-           'layer_names', 'figure_image', 'KernelPictures', 'picture_path', 'eval_draws_of', 'eval_cadence_of',
-           'check_vae_manifest', 'vae_learner', 'dataset_source', 'check_slice_size', 'sample_slices', 'resolve_scale',
-           'train_vae', 'load_vae', 'epoch_summary', 'cli_vae', 'kernel_batches', 'cli_vae_eval']
-
-# %% ../nbs/09_vae_train.ipynb #4151eece
-TRAINER_OPTIONS = ('wandb', 'eval_draws', 'eval_every', 'eval_items')
-
-def _spec_class(spec, where: str):
-    try: return get_class(spec['cls'] if isinstance(spec, dict) else spec)
-    except (SpecError, KeyError, TypeError) as exc: raise SpecError(f'{where}: {exc}') from None
-
-def build_network(spec, shared: dict, where: str):
-    "Build the encoder or decoder class-spec `spec` with the `shared` keywords its class accepts as defaults."
-    accepted = keyword_names(_spec_class(spec, where))
-    defaults = {k: v for k, v in shared.items() if accepted is None or k in accepted}
-    try: return from_spec(spec, **defaults)
-    except (TypeError, ValueError) as exc: raise SpecError(f'{where}: {exc}') from None
-
-# %% ../nbs/09_vae_train.ipynb #69f6a82e
-def runtime_options(manifest: dict, runtime_cls) -> dict:
-    "The entries of `options` that go to the runtime class; `SpecError` naming `options.<key>` for one it does not take."
-    options = {k: v for k, v in options_of(manifest).items() if k not in TRAINER_OPTIONS}
-    accepted = keyword_names(runtime_cls)
-    if accepted is None:  # the package's runtimes take **options only to reject them by name: collect the named keywords of the chain
-        inits = [vars(c)['__init__'] for c in runtime_cls.__mro__ if '__init__' in vars(c) and c not in (object, torch.nn.Module)]
-        accepted = set().union(*map(named_keywords, inits))
-    accepted = set(accepted) - {'encoder', 'decoder', 'self'}
-    for key in options:
-        if key not in accepted:
-            raise SpecError(f'options.{key}: not an option of {runtime_cls.__name__}{did_you_mean(key, [*accepted, *TRAINER_OPTIONS])} '
-                            f'(its options: {", ".join(sorted(accepted))}; the trainer\'s: {", ".join(TRAINER_OPTIONS)})')
-    return options
-
-def shared_options(vae: dict) -> dict:
-    "`vae.options`, the keywords shared by the encoder and the decoder; `SpecError` naming one that neither takes."
-    shared = dict(vae.get('options') or {})
-    classes = {part: _spec_class(vae[part], f'vae.{part}') for part in ('encoder', 'decoder')}
-    names = [keyword_names(cls) for cls in classes.values()]
-    if None in names: return shared  # a net that takes **kwargs takes them all
-    for key in shared:
-        if not any(key in accepted for accepted in names):
-            raise SpecError(f'vae.options.{key}: accepted by neither {classes["encoder"].__name__} nor {classes["decoder"].__name__}'
-                            f'{did_you_mean(key, [*names[0], *names[1]])}')
-    return shared
-
-def build_runtime(manifest: dict):
-    """The runtime (a `KernelVAE` with its objective) of a VAE manifest, or of the config stored with one: `runtime`, `vae.encoder`,
-    `vae.decoder`, `vae.options`, `options`; `SpecError` naming the key that is missing or wrong."""
-    vae = check_vae_section(manifest)
-    shared = shared_options(vae)
-    encoder, decoder = (build_network(vae[part], shared, f'vae.{part}') for part in ('encoder', 'decoder'))
-    runtime_cls = _spec_class(manifest['runtime'], 'runtime')
-    options = runtime_options(manifest, runtime_cls)
-    try: return from_spec(manifest['runtime'], encoder, decoder, **options)
-    except TypeError as exc: raise SpecError(f'runtime: {exc}') from None
+__all__ = ['EVAL_BATCH', 'EVAL_ITEMS', 'EVAL_BUDGET', 'TRAIN_COST', 'MIN_EVAL_ITEMS', 'SLICE_CMAP', 'EVAL_DRAWS',
+           'AUTO_SCALE_ITEMS', 'EVAL_SEED', 'held_out_name', 'cap_workers', 'vae_dataloaders', 'likelihood_bounds',
+           'posterior_means', 'active_units', 'evaluate_vae', 'BetaStep', 'loss_term_names', 'LossTerms', 'eval_plan',
+           'evaluates_after', 'held_out_subset', 'fixed_draws', 'HeldOutLikelihood', 'slice_mosaic', 'slices_figure',
+           'latents_figure', 'layer_names', 'figure_image', 'KernelPictures', 'picture_path', 'eval_draws_of',
+           'eval_cadence_of', 'check_vae_manifest', 'vae_learner', 'dataset_source', 'check_slice_size',
+           'sample_slices', 'resolve_scale', 'train_vae', 'epoch_summary', 'cli_vae', 'kernel_batches', 'cli_vae_eval']
 
 # %% ../nbs/09_vae_train.ipynb #0c8aa08b
 def held_out_name(manifest: dict) -> str | None:
@@ -479,24 +426,6 @@ def train_vae(manifest: dict, target=None, seed=None, cbs=(), device=None, tag: 
     pictures = lambda learn: {'pictures': [p.name for p in learn.kernel_pictures.saved]}
     return run_stage(manifest, build, target, seed, tag=tag, resume=resume, device=device, cbs=cbs, where=where, kind='vae',
                      what='checkpoint', project=project or f'{WANDB_PROJECT}-vae', tags=tags, finish=pictures)
-
-# %% ../nbs/09_vae_train.ipynb #c472ce79
-def load_vae(path):
-    """The kernel VAE at `path`: a `markovdwp vae` checkpoint (the runtime), a published-DWP-format directory or an
-    original MarkovDWP VAE file (a `KernelVAE`)."""
-    path = Path(path)
-    if path.is_dir(): return load_dwp_vae(path).eval()
-    data = read_torch_file(path, 'kernel VAE file')
-    if is_seed_vae(data): return seed_vae(data, path).eval()
-    snapshot = normalize_snapshot(data, path)
-    if snapshot.get('kind') != 'vae':
-        raise SpecError(f'{path}: not a kernel VAE checkpoint (a {snapshot.get("kind") or "model"} snapshot); '
-                        f'expected a file written by `markovdwp vae`, an original MarkovDWP VAE file or a directory with {PARAMS_NAME}')
-    try: runtime = build_runtime(snapshot['config'])
-    except SpecError as exc: raise SpecError(f'{path}: {exc}') from None
-    load_state(runtime, snapshot['state'], str(path))
-    runtime.history = snapshot.get('history', [])
-    return runtime.eval()
 
 # %% ../nbs/09_vae_train.ipynb #741103a1
 def epoch_summary(row: dict, n_epochs: int) -> str:
