@@ -9,6 +9,7 @@ import json, math, warnings
 from copy import deepcopy
 from functools import partial
 from pathlib import Path
+
 import numpy as np
 import torch
 from torch import nn
@@ -18,6 +19,7 @@ from fastai.losses import CrossEntropyLossFlat
 from fastai.metrics import accuracy
 from fastai.optimizer import Adam
 from fastai.torch_core import default_device, trainable_params
+
 from .spec import SpecError, check_keys, check_number, get_instance, load_manifest, stage_check
 from .data import get_dataloaders
 from .models import CIFARNet, DigitsNet
@@ -25,9 +27,9 @@ from .nn import Conv2dGaussian, Conv2dVD, LinearGaussian, LinearVD, VDLayer, bay
 from .priors import LogUniformPrior, StandardNormalPrior, check_prior_specs, check_priors, load_priors
 from .callbacks import (KLAnneal, KLPenalty, PriorInit, SparsityMetrics, evaluate_ensemble, prior_parameters,
                                     prior_splitter)
-from .training import FailOnNaN, LinearLRDecay, trainer_settings
 from .snapshot import TargetError, write_bytes_atomically, writing_to
-from .training import StageRun, WANDB_PROJECT, run_stage, wandb_args, wandb_mode
+from .training import (FailOnNaN, LinearLRDecay, StageRun, WANDB_PROJECT, run_stage, trainer_settings, wandb_args,
+                                   wandb_mode)
 
 # %% auto #0
 __all__ = ['EXPERIMENT_KINDS', 'OPTIONS', 'BayesDigitsNet', 'BayesDigitsNetVD', 'BayesConvDigitsNet', 'VDConvDigitsNet',

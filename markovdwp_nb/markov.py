@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy, math, time, warnings
 from functools import partial
 from pathlib import Path
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -19,14 +20,15 @@ from fastai.data.load import DataLoader as FastaiDataLoader
 from fastai.learner import Learner
 from fastai.optimizer import Adam
 from fastai.torch_core import default_device
+
 from .spec import SpecError, check_count, check_keys, check_number, load_manifest, stage_check
 from .data import get_dataloaders
 from .snapshot import load_state, normalize_snapshot, read_torch_file
 from .kernels import KernelVaultError, models_per_chunk, open_layer, read_meta
-from .vae import check_scale, check_variance, kernel_nets, kernel_vae
-from .training import FailOnNaN, LinearLRDecay, trainer_settings
-from .vae_train import LossTerms, epoch_summary, fixed_draws, load_vae
-from .training import StageRun, WANDB_PROJECT, run_stage, wandb_args, wandb_mode
+from .vae import check_scale, check_variance, kernel_nets, kernel_vae, load_vae
+from .training import (FailOnNaN, LinearLRDecay, StageRun, WANDB_PROJECT, run_stage, trainer_settings, wandb_args,
+                                   wandb_mode)
+from .vae_train import LossTerms, epoch_summary, fixed_draws
 
 # %% auto #0
 __all__ = ['TERMS', 'MODEL_KEYS', 'OPTIONAL_MODEL_KEYS', 'MARKOV_KEYS', 'OPTION_KEYS', 'diagonal_normal', 'ConditionalNormal',

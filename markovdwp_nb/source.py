@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time, warnings
 from functools import partial
+
 import torch
 from torch import nn
 from fastai.learner import Learner
@@ -16,6 +17,7 @@ from fastai.losses import CrossEntropyLossFlat
 from fastai.metrics import accuracy
 from fastai.optimizer import Adam
 from fastai.torch_core import default_device
+
 from .spec import SpecError, check_keys, get_instance, load_manifest, propagate, stage_check
 from .data import get_dataloaders
 from .training import (FailOnNaN, LinearLRDecay, StageRun, WANDB_PROJECT, run_stage, trainer_settings, wandb_args,

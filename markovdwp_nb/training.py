@@ -5,21 +5,22 @@
 # %% ../nbs/03b_training.ipynb #f73fd19e
 from __future__ import annotations
 
-from functools import partial
-import contextlib, copy, os, random, sys, time, warnings
+import contextlib, copy, fcntl, os, random, sys, time, warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
+
 import numpy as np
 import torch
 from torch import nn
 from fastai.callback.core import Callback
 from fastai.learner import Learner, Recorder, ValueMetric
 from fastcore.foundation import L
+
 from .spec import SpecError, UserError, check_trainer, fix_randomness
 from .snapshot import (SnapshotError, TargetError, check_writable, load_state, make_snapshot, read_torch_file,
                                    unique_path, write_atomically, writing_to)
-import fcntl
 
 # %% auto #0
 __all__ = ['trainer_settings', 'CHECKPOINT_KEYS', 'WANDB_PROJECT', 'RecorderColumns', 'epoch_history', 'last_epoch',
@@ -428,8 +429,8 @@ def run_stage(manifest: dict, build, target=None, seed=None, *, tag: str | None 
               publish=None, quiet: bool = False) -> StageRun:
     """Train the `Learner` that `build(manifest, device, path)` returns (plus callbacks `cbs`) for the manifest's
     `trainer.max_epochs`, checkpointed every epoch at `target` and resumed from an unfinished run there, logged to W&B per
-    `options.wandb` (`wandb_default` when it is absent) in `project` with `tags`; then `finish(learn)`, one snapshot at `path`, and `publish(run)` (a stage
-    that writes more than its snapshot). `locate` maps the target to (path, checkpoint, reserved); `where` names the manifest in
+    `options.wandb` (`wandb_default` when it is absent) in `project` with `tags`; then `finish(learn)`, one snapshot at `path`,
+    and `publish(run)` (a stage that writes more than its snapshot). `locate` maps the target to (path, checkpoint, reserved); `where` names the manifest in
     errors; `quiet` hides the progress bar."""
     start = time.time()
     max_epochs, _ = trainer_settings(manifest['trainer'])

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib, copy, io, json, math, os, sys, time, warnings
 from functools import partial
 from pathlib import Path
+
 import numpy as np
 import torch
 from fastai.callback.core import Callback
@@ -19,14 +20,15 @@ from fastai.torch_core import default_device, find_bs
 import matplotlib
 from matplotlib.figure import Figure
 from torch.utils.data import DataLoader as TorchDataLoader
+
 from .spec import SpecError, check_number, load_manifest, stage_check
 from .data import VALID_FEEDS, get_dataloaders
 from .snapshot import writing_to
-from .training import FailOnNaN, LinearLRDecay, RecorderColumns, trainer_settings
 from .kernels import SingleKernelDataset, layer_labels
 from .vae import (_spec_class, as_slices, beta_schedule, build_runtime, load_vae, log_weights, runtime_options,
                               shared_options)
-from .training import StageRun, WANDB_PROJECT, _wandb_logger, _wandb_run, run_stage, wandb_args, wandb_mode
+from .training import (FailOnNaN, LinearLRDecay, RecorderColumns, StageRun, WANDB_PROJECT, _wandb_logger, _wandb_run,
+                                   run_stage, trainer_settings, wandb_args, wandb_mode)
 
 # %% auto #0
 __all__ = ['EVAL_BATCH', 'EVAL_ITEMS', 'EVAL_BUDGET', 'TRAIN_COST', 'MIN_EVAL_ITEMS', 'SLICE_CMAP', 'EVAL_DRAWS',
