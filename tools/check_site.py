@@ -15,7 +15,8 @@ from urllib.parse import urldefrag, urlparse, unquote
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT/'docs'
 MAIN_OBJECTS = ('SingleKernelDataset', 'ImplicitSlicePrior', 'KLPenalty', 'TRIP', 'MarkovDWP')
-SHOTS = (('index', 'index.html'), ('kernels', 'kernels.html'), ('priors', 'priors.html'))
+SHOTS = (('index', 'index.html'), ('kernels', 'kernels.html'), ('priors', 'priors.html'),
+         ('entry', 'kernels.html#markovdwp_nb.kernels.SingleKernelDataset'))
 WIDTHS = {'desktop': (1280, 900, False), 'phone': (400, 860, True)}
 
 
@@ -149,7 +150,16 @@ async def check(port_file: Path, origin: str, shots: Path) -> list:
                     if wide[0] > wide[1]: problems.append(f'{where}: scrolls sideways ({wide[0]}px wide): {wide[2]}')
         for name in MAIN_OBJECTS:
             if name not in api_ids: problems.append(f'no API entry for {name}')
-        # the search: Sphinx's own index, offline
+        shots.mkdir(parents=True, exist_ok=True)
+        for label, rel in SHOTS:
+            if not (DOCS/rel.split('#')[0]).exists(): continue
+            for width_name, (width, height, mobile) in WIDTHS.items():
+                await page.open(f'{origin}/{rel}', width, height, mobile)
+                if '#' in rel: await page.js(f'document.getElementById({json.dumps(rel.split("#")[1])}).scrollIntoView(); 1')
+                await asyncio.sleep(0.2)
+                shot = await page.send('Page.captureScreenshot', format='png')
+                (shots/f'{label}-{width_name}.png').write_bytes(base64.b64decode(shot['data']))
+        # the search: Sphinx's own index, offline (last: it leaves its term highlighted on the pages read after it)
         await page.open(f'{origin}/search.html?q=kernel', 1280, 900, False)
         hits = 0
         for _ in range(100):
@@ -158,13 +168,6 @@ async def check(port_file: Path, origin: str, shots: Path) -> list:
             await asyncio.sleep(0.1)
         if not hits: problems.append('search.html?q=kernel: no results')
         problems += [f'search: {p}' for p in problems_of_events(page.events, origin)]
-        shots.mkdir(parents=True, exist_ok=True)
-        for label, rel in SHOTS:
-            if not (DOCS/rel).exists(): continue
-            for width_name, (width, height, mobile) in WIDTHS.items():
-                await page.open(f'{origin}/{rel}', width, height, mobile)
-                shot = await page.send('Page.captureScreenshot', format='png')
-                (shots/f'{label}-{width_name}.png').write_bytes(base64.b64decode(shot['data']))
         page.reader.cancel()
     print(f'check_site: {len(pages)} pages at {" and ".join(str(w[0]) for w in WIDTHS.values())} px; screenshots in {shots}')
     return problems

@@ -67,7 +67,10 @@ def readme_text(nb) -> str:
         if directives(cell).get('output') == 'asis':  # generated Markdown: its output only, as Markdown
             if text: parts.append(text)
             continue
-        parts.append(f'```python\n{strip_directives(cell.source)}\n```')
+        code = strip_directives(cell.source)
+        if parts and parts[-1].startswith('```python\n'):   # an imports cell and the code after it: one block
+            parts[-1] = parts[-1][:-len('\n```')] + f'\n{code}\n```'
+        else: parts.append(f'```python\n{code}\n```')
         if text: parts.append(f'```\n{text}\n```')
     note = '<!-- generated from nbs/index.ipynb by tools/render_docs.py: edit the notebook, not this file -->'
     return note + '\n\n' + '\n\n'.join(parts) + '\n'

@@ -125,6 +125,10 @@ def to_myst(nb: dict, targets: dict, names: set = frozenset(), here: str = '') -
             if not body.strip() and not cell.get('outputs'): continue
             cell['source'] = body
             cell.setdefault('metadata', {})['tags'] = sorted(tags)
+            api_entries(cell)
+            for out in cell.get('outputs', []):
+                if out.get('output_type') == 'stream':
+                    out['text'] = recorder_tables(''.join(out['text']) if isinstance(out['text'], list) else out['text'])
         for key in [k for k in cell if k not in ('cell_type', 'metadata', 'source', 'outputs', 'execution_count', 'attachments')]:
             del cell[key]   # nbdev's own marks (has_sd, idx_): not nbformat
         cell['id'] = f'c{len(cells)}'
@@ -133,6 +137,93 @@ def to_myst(nb: dict, targets: dict, names: set = frozenset(), here: str = '') -
     nb['metadata'].setdefault('kernelspec', {'name': 'python3', 'display_name': 'Python 3', 'language': 'python'})
     nb['metadata'].setdefault('language_info', {'name': 'python'})
     return nb
+
+
+# ---- API entries: the pages carry `autodoc` directives (nbdocs.api_entry); they are written out here as plain
+# Sphinx `py` domain directives with MyST content, from the library itself. Same signature, docstring and
+# source link (viewcode), but no reStructuredText parse inside a notebook output, which myst-nb makes very slow.
+_re_autodoc = re.compile(r'^```\{eval-rst\}\n\.\. (auto\w+):: (\S+)\n```\n(.*)$', re.S)
+_KINDS = {'autoclass': 'py:class', 'autofunction': 'py:function', 'automethod': 'py:method',
+          'autoproperty': 'py:property', 'autodata': 'py:data'}
+
+
+class _Shown:
+    "A default value as the signature shows it."
+    def __init__(self, text): self.text = text
+    def __repr__(self): return self.text
+
+
+def signature(obj, drop_self: bool) -> str:
+    "`(a: int = 3, *, b=...) -> Path` of `obj`, with defaults and annotations Python cannot read back left out."
+    import inspect
+    try: sig = inspect.signature(obj)
+    except (TypeError, ValueError): return ''
+    params = list(sig.parameters.values())
+    if drop_self and params and params[0].name in ('self', 'cls'): params = params[1:]
+    shown = []
+    for p in params:
+        if isinstance(p.annotation, str): p = p.replace(annotation=_Shown(p.annotation))   # `from __future__ import annotations`
+        if p.annotation is not p.empty and '<' in inspect.formatannotation(p.annotation): p = p.replace(annotation=p.empty)
+        if p.default is not p.empty:
+            text = repr(p.default)
+            p = p.replace(default=_Shown(text if '<' not in text and '\n' not in text and len(text) <= 60 else '...'))
+        shown.append(p)
+    ret = sig.return_annotation
+    if isinstance(ret, str): ret = _Shown(ret)
+    if ret is not sig.empty and '<' in inspect.formatannotation(ret): ret = sig.empty
+    try: return str(sig.replace(parameters=shown, return_annotation=ret))
+    except ValueError: return '(' + ', '.join(p.name for p in shown) + ')'
+
+
+def entry(kind: str, target: str, table: str) -> str:
+    "The MyST of one API entry: a `py` domain directive with the signature, the docstring and nbdev's parameter table."
+    import functools, importlib, inspect
+    from markovdwp_nb._modidx import d
+    module = max((m for m in d['syms'] if target.startswith(m + '.')), key=len)
+    qualname = target[len(module) + 1:]
+    obj = functools.reduce(getattr, qualname.split('.'), importlib.import_module(module))
+    if isinstance(obj, property): kind = 'autoproperty'
+    if inspect.isclass(obj): doc = obj.__dict__.get('__doc__') or ''
+    else: doc = getattr(obj, '__doc__', None) or getattr(getattr(obj, 'fget', None), '__doc__', None) or ''
+    sig = '' if kind in ('autoproperty', 'autodata') else signature(obj, drop_self=kind == 'automethod')
+    body = inspect.cleandoc(doc)
+    return f'::::{{{_KINDS[kind]}}} {qualname}{sig}\n:module: {module}\n\n{body}\n\n{table.strip()}\n::::\n'
+
+
+def api_entries(cell: dict):
+    for out in cell.get('outputs', []):
+        data = out.get('data', {})
+        text = data.get('text/markdown')
+        text = ''.join(text) if isinstance(text, list) else text
+        match = _re_autodoc.match(text or '')
+        if match: data['text/markdown'] = entry(*match.groups())
+
+
+def _row(line: str):
+    "The list a line of fastai's console recorder prints (`['epoch', 'train_loss', ...]`, `[0, 1.23, ...]`), or None."
+    import ast
+    if not (line.startswith('[') and line.endswith(']')): return None
+    try: value = ast.literal_eval(line)
+    except (ValueError, SyntaxError): return None
+    return value if isinstance(value, list) and value and all(isinstance(v, (str, int, float)) for v in value) else None
+
+
+def recorder_tables(text: str) -> str:
+    "fastai's recorder rows, printed as Python lists when no notebook display is there, as an aligned table."
+    lines, out, i = text.split('\n'), [], 0
+    while i < len(lines):
+        header = _row(lines[i])
+        if header and all(isinstance(v, str) for v in header) and 'epoch' in header:
+            rows, j = [], i + 1
+            while j < len(lines) and (row := _row(lines[j])) and len(row) == len(header): rows.append(row); j += 1
+            if rows:
+                cells = [header] + [[f'{v:.4g}' if isinstance(v, float) else str(v) for v in row] for row in rows]
+                widths = [max(len(str(r[k])) for r in cells) for k in range(len(header))]
+                out += ['  '.join(str(v).rjust(w) for v, w in zip(r, widths)) for r in cells]
+                i = j
+                continue
+        out.append(lines[i]); i += 1
+    return '\n'.join(out)
 
 
 def toctree(caption: str, pages: list) -> dict:
@@ -194,12 +285,14 @@ def main():
         res = subprocess.run([sys.executable, str(TOOLS/'nbtest.py'), '--jobs', str(args.jobs), *(str(p.relative_to(ROOT)) for p in stale)], cwd=ROOT)
         if res.returncode: sys.exit('site: a notebook failed; no site built')
     names = write_sources(paths)
-    for old in (OUT, ROOT/'build'/'doctrees'):
+    html = ROOT/'build'/'html'   # myst-nb writes the notebooks' pictures next to the output folder: build/, not the root
+    for old in (OUT, html, ROOT/'build'/'doctrees'):
         if old.exists(): shutil.rmtree(old)
     cmd = [sys.executable, '-m', 'sphinx', '-b', 'html', '-q', '-c', str(TOOLS/'sphinx'), '-d', str(ROOT/'build'/'doctrees'),
-           str(SRC), str(OUT)]
+           str(SRC), str(html)]
     res = subprocess.run(cmd, cwd=ROOT)
     if res.returncode: sys.exit('site: sphinx-build failed')
+    shutil.copytree(html, OUT)
     (OUT/'.nojekyll').touch()
     print(f'site: {len(names)} pages in {OUT.relative_to(ROOT)}/ ({time.time() - start:.0f}s)')
 

@@ -17,21 +17,18 @@ author = cfg['author']
 copyright = cfg['copyright']
 release = version = cfg['version']
 
-extensions = ['myst_nb', 'sphinx.ext.autodoc', 'sphinx.ext.viewcode', 'sphinx.ext.mathjax']
+extensions = ['myst_nb', 'sphinx.ext.viewcode', 'sphinx.ext.mathjax']
 exclude_patterns = ['_build', '**.ipynb_checkpoints']
 suppress_warnings = ['mystnb.unknown_mime_type', 'myst.header', 'misc.highlighting_failure']
 
 # the notebooks ran in the test run; their outputs are in the sources already
 nb_execution_mode = 'off'
-nb_render_markdown_format = 'myst'   # show_doc's output is an autodoc directive
+nb_render_markdown_format = 'myst'   # show_doc's output is a `py` domain directive (tools/site.py)
 nb_merge_streams = True
 myst_enable_extensions = ['dollarmath', 'amsmath', 'colon_fence', 'deflist']
 myst_heading_anchors = 4
 myst_dmath_double_inline = True
 
-autodoc_member_order = 'bysource'
-autodoc_typehints = 'signature'
-autodoc_preserve_defaults = True
 add_module_names = False
 python_display_short_literal_types = True
 
@@ -47,5 +44,4 @@ html_theme_options = {'navigation_with_keys': True, 'top_of_page_buttons': []}
 mathjax_path = 'mathjax/tex-chtml.js'
 mathjax3_config = {'tex': {'inlineMath': [['\\(', '\\)']], 'displayMath': [['\\[', '\\]']]},
                    'options': {'enableMenu': False}}
-default_role = 'py:obj'   # docstrings' `name`: a link to its entry when it has one, code otherwise
 html_favicon = str(Path(__file__).with_name('favicon.svg'))
