@@ -143,11 +143,12 @@ async def check(port_file: Path, origin: str, shots: Path) -> list:
                                          ' document.querySelectorAll(".math mjx-container, mjx-container").length]')
                     if math[0] and math[1] < math[0]: problems.append(f'{where}: {math[0] - math[1]} of {math[0]} formulas not typeset')
                 else:
-                    wide = await page.js('[document.documentElement.scrollWidth, window.innerWidth, '
-                                         '[...document.querySelectorAll("body *")].filter(e => e.getBoundingClientRect().right > window.innerWidth + 1'
-                                         ' && getComputedStyle(e).position !== "fixed" && e.closest("pre, .highlight, .cell_output, .table-wrapper, table, .MathJax, mjx-container, .sidebar-drawer, .toc-drawer") === null)'
+                    # the emulated phone widens its layout viewport to fit wide content, so compare with the width asked for
+                    wide = await page.js(f'[document.documentElement.scrollWidth, {width}, '
+                                         '[...document.querySelectorAll("body *")].filter(e => e.getBoundingClientRect().right > ' + str(width + 1) +
+                                         ' && getComputedStyle(e).position !== "fixed" && e.closest("pre, .highlight, .cell_output .output, .table-wrapper, table, .MathJax, mjx-container, .sidebar-drawer, .toc-drawer") === null)'
                                          '.slice(0, 3).map(e => e.tagName + "." + e.className)]')
-                    if wide[0] > wide[1]: problems.append(f'{where}: scrolls sideways ({wide[0]}px wide): {wide[2]}')
+                    if wide[0] > wide[1] or wide[2]: problems.append(f"{where}: wider than the screen ({wide[0]}px, {wide[1]}px shown): {wide[2]}")
         for name in MAIN_OBJECTS:
             if name not in api_ids: problems.append(f'no API entry for {name}')
         shots.mkdir(parents=True, exist_ok=True)
