@@ -107,7 +107,7 @@ def to_myst(nb: dict, targets: dict, names: set = frozenset(), here: str = '') -
             front = yaml.safe_load(source.strip().strip('-')) or {}
             text = f"# {front.get('title', '')}\n"
             if front.get('description'): text += f"\n{front['description']}\n"
-            cells.append({'cell_type': 'markdown', 'metadata': {}, 'source': text})
+            cells.append({'cell_type': 'markdown', 'id': 'title', 'metadata': {}, 'source': text})
             continue
         if cell['cell_type'] == 'markdown':
             cell['source'] = page_links(link_names(heading_anchors(source), targets), names, here)
