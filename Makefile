@@ -1,7 +1,9 @@
 # markovdwp_nb: every set-up step a fresh machine needs is here.
 #   make demo   create .venv if missing, install the package, run `markovdwp demo`
 #   make test   create .venv if missing, install with dev extras, check that the
-#               notebooks and the library agree, then run every notebook as a test
+#               notebooks and the library agree, run every notebook as a test, then
+#               build the documentation site from those runs and check it in Chromium
+#   make docs   build the site (docs/) offline; runs only the notebooks changed since the last test run
 # SLOW=1 also runs the cells flagged `#| slow`; `#| cuda` cells run when torch sees a GPU.
 # demo, test and docs first install Debian's Fashion-MNIST (dataset-fashion-mnist) when it
 # is missing and this runs as root on Debian; elsewhere they go on without it.
@@ -15,10 +17,10 @@ JOBS   ?= 2
 # pip, with the warnings about this machine's local package mirrors filtered out
 PIP    = $(BIN)/python -m pip install --quiet 2> >(grep -v "^WARNING: Location 'file://" >&2)
 
-.PHONY: demo test sync export clean-nbs readme docs bench install dev clean help fashion-mnist
+.PHONY: demo test sync export clean-nbs readme docs check-site chromium bench install dev clean help fashion-mnist
 
 help:
-	@sed -n '2,6p' Makefile
+	@sed -n '2,9p' Makefile
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -52,8 +54,18 @@ sync: $(VENV)/.installed-dev
 	$(BIN)/python tools/check_sync.py
 	$(BIN)/python tools/render_docs.py --check
 
-test: fashion-mnist sync
+# Debian's chromium reads the site in check-site; installed when missing and this runs as root
+chromium:
+	@if ! command -v chromium >/dev/null && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null \
+	  || echo "note: could not install chromium; the site check needs it"; \
+	fi; true
+
+# the notebooks run once: each that passes is saved as a page of the site, which is then built and read
+test: fashion-mnist sync chromium
 	SLOW=$(SLOW) $(BIN)/python tools/nbtest.py --jobs $(JOBS)
+	$(BIN)/python tools/site.py --cached
+	$(BIN)/python tools/check_site.py
 
 export: $(VENV)/.installed-dev
 	$(BIN)/nbdev_export
@@ -64,10 +76,14 @@ readme: $(VENV)/.installed-dev
 	$(BIN)/python tools/render_docs.py --readme
 
 docs: fashion-mnist $(VENV)/.installed-dev
-	$(BIN)/python tools/render_docs.py
+	$(BIN)/python tools/render_docs.py --readme
+	$(BIN)/python tools/site.py --jobs $(JOBS)
+
+check-site: chromium $(VENV)/.installed-dev
+	$(BIN)/python tools/check_site.py
 
 bench: $(VENV)/.installed
 	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 clean:
-	rm -rf $(VENV) *.egg-info build dist
+	rm -rf $(VENV) *.egg-info build dist docs _docs _proc

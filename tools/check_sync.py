@@ -1,6 +1,11 @@
 """Fail when `nbdev_export` / `nbdev_clean` change anything: the library must be the
 export of the notebooks, and the notebooks must be committed clean.
 
+Also fail on a cell that breaks nbdev's convention that a cell with imports holds imports only: nbdev's doc
+processors (`nbdev_proc_nbs`, `nbdev_docs`) run every such cell (and every exported one) to render `show_doc`,
+so a test that imports something would run there, out of its context. Import a module made at run time with
+`importlib.import_module`.
+
 Run from the repository root (the Makefile's `sync` target does). The check compares
 `git status` and the content of every file under the library and the notebooks
 before and after running both commands, so it also catches a stale export on top of
@@ -28,7 +33,31 @@ def run(tool):
     if res.returncode != 0:
         sys.exit(f'check_sync: {tool} failed (exit {res.returncode}):\n{res.stdout}{res.stderr}')
 
+def mixed_import_cells(root='nbs') -> list:
+    "`notebook cell N` of each code cell that nbdev's doc processors would run and that holds more than imports."
+    import ast, warnings
+    from nbdev.process import NBProcessor
+    from nbdev.processors import _do_eval
+    found = []
+    for path in sorted(Path(root).rglob('*.ipynb')):
+        if any(part.startswith(('_', '.')) for part in path.relative_to(root).parts): continue
+        for cell in NBProcessor(path).nb.cells:
+            if cell.cell_type != 'code' or cell.directives_.keys() & {'export', 'exports', 'exporti', 'exec_doc'}: continue
+            with warnings.catch_warnings():
+                warnings.simplefilter('ignore')
+                if not _do_eval(cell): continue
+            trees = cell.parsed_() or []
+            if any(isinstance(node, (ast.Import, ast.ImportFrom)) for tree in trees for node in ast.walk(tree)) \
+               and not all(isinstance(tree, (ast.Import, ast.ImportFrom)) for tree in trees):
+                found.append(f'{path} cell {cell.idx_}: ' + next(l for l in cell.source.splitlines() if l.strip() and not l.startswith('#|'))[:70])
+    return found
+
+
 def main():
+    mixed = mixed_import_cells()
+    if mixed:
+        sys.exit('check_sync: these cells mix imports with other code; nbdev runs them to render the docs. '
+                 'Move the imports to a cell of their own:\n  ' + '\n  '.join(mixed))
     before, status_before = snapshot(), git_status()
     for tool in ('nbdev_export', 'nbdev_clean'): run(tool)
     after, status_after = snapshot(), git_status()

@@ -1,6 +1,10 @@
 """Run one notebook as `nbdev_test` does (same skipped cells, same working directory, same errors) and time every cell.
 
-    python tools/nbcells.py NOTEBOOK [--flags slow cuda]
+    python tools/nbcells.py NOTEBOOK [--flags slow cuda] [--save]
+
+With `--save`, a notebook that passed is also written, with its outputs and through nbdev's doc processors,
+to `build/executed/` (`tools/nbdocs.py`): the documentation site is built from there, so `make docs` after
+`make test` runs no notebook again.
 
 Exit status 0 when every cell ran, 1 otherwise (the traceback on stderr). The last line of stdout is
 `nbcells: <JSON>`, a list of [cell index, seconds, first source line] of the cells that ran: `tools/nbtest.py`
@@ -14,7 +18,7 @@ from nbdev.frontmatter import FrontmatterProc
 from nbdev.process import NBProcessor
 
 
-def run(path: Path, flags: set) -> tuple:
+def run(path: Path, flags: set, save: bool = False) -> tuple:
     "(ok, [(index, seconds, first line), ...]) of the notebook at `path`, skipping the cells `nbdev_test` skips."
     os.environ['IN_TEST'] = '1'
     nb = NBProcessor(path, procs=FrontmatterProc, process=True).nb
@@ -34,19 +38,29 @@ def run(path: Path, flags: set) -> tuple:
     shell = CaptureShell(path)
     try:
         with working_directory(path.parent): shell.run_all(nb, exc_stop=True, preproc=before, postproc=after)
-        return True, times
     except BaseException:
         sys.stderr.write(shell.prettytb(fname=path) + '\n')
         return False, times
+    if save:
+        sys.path.insert(0, str(Path(__file__).parent))
+        import nbdocs
+        try:
+            with working_directory(path.parent): nbdocs.save(path, nb, shell)
+        except Exception as exc:
+            import traceback; traceback.print_exc()
+            sys.stderr.write(f'nbcells: {path}: the docs page could not be made: {exc!r}\n')
+            return False, times
+    return True, times
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('notebook')
     parser.add_argument('--flags', nargs='*', default=[], help='run the cells flagged with these (slow, cuda)')
+    parser.add_argument('--save', action='store_true', help='write the executed notebook, processed for the docs, to build/executed/')
     args = parser.parse_args()
     known = {'slow', 'cuda'}
-    ok, times = run(Path(args.notebook).resolve(), known - set(args.flags))
+    ok, times = run(Path(args.notebook).resolve(), known - set(args.flags), save=args.save)
     print('nbcells: ' + json.dumps(times), flush=True)
     sys.exit(0 if ok else 1)
 

@@ -1,5 +1,7 @@
 """Run every notebook under `nbs/` as a test, as `nbdev_test` does (`tools/nbcells.py`, which also times each
 cell), a few at a time; print the slowest cells, and end with one line `N passed, M failed` (notebooks).
+Each notebook that passes is also saved, with its outputs, as a page of the documentation site
+(`build/executed/`, see `tools/nbdocs.py`), so `make docs` does not run it again.
 Exit status 1 on any failure.
 
 Cells flagged `#| slow` run only with SLOW=1 (or `--slow`); cells flagged `#| cuda`
@@ -28,7 +30,7 @@ def notebooks(root='nbs', select=()):
 def run_one(path, flags, env):
     "(path, passed, seconds, output, [(cell, seconds, first line), ...]) of one notebook run in a fresh process."
     start = time.time()
-    res = subprocess.run([sys.executable, str(Path(__file__).with_name('nbcells.py')), str(path), '--flags', *flags],
+    res = subprocess.run([sys.executable, str(Path(__file__).with_name('nbcells.py')), str(path), '--save', '--flags', *flags],
                          capture_output=True, text=True, env=env)
     cells = next((json.loads(line[len('nbcells: '):]) for line in reversed(res.stdout.splitlines()) if line.startswith('nbcells: ')), [])
     return path, res.returncode == 0, time.time() - start, res.stdout + res.stderr, cells
