@@ -28,8 +28,8 @@ from .priors import LogUniformPrior, StandardNormalPrior, check_prior_specs, che
 from .callbacks import (KLAnneal, KLPenalty, PriorInit, SparsityMetrics, evaluate_ensemble, prior_parameters,
                                     prior_splitter)
 from .snapshot import TargetError, write_bytes_atomically, writing_to
-from .training import (FailOnNaN, LinearLRDecay, StageRun, WANDB_PROJECT, run_stage, trainer_settings, wandb_args,
-                                   wandb_mode)
+from .training import (FailOnNaN, LinearLRDecay, StageRun, StageTarget, WANDB_PROJECT, run_stage, trainer_settings,
+                                   wandb_args, wandb_mode)
 
 # %% auto #0
 __all__ = ['EXPERIMENT_KINDS', 'OPTIONS', 'BayesDigitsNet', 'BayesDigitsNetVD', 'BayesConvDigitsNet', 'VDConvDigitsNet',
@@ -202,14 +202,14 @@ def load_prior_states(priors: dict, states: dict):
     "Load `prior_states` back into `priors`."
     for name, state in states.items(): priors[name].load_state_dict(state)
 
-def dwp_target(target, manifest: dict, tag=None, resume: bool = False, what: str = 'results') -> tuple:
+def dwp_target(target, manifest: dict, tag=None, resume: bool = False, what: str = 'results') -> StageTarget:
     """The dwp stage's layout of `target`, a directory (created): `model.pt` (the snapshot), `model.pt.ckpt` while it trains, and
     `results.json` last, which marks the run finished (an existing one is never overwritten). A `model.pt` without `results.json`
     is an interrupted run's, replaced when it finishes."""
     path = results_path(target)
-    if path is None: return None, None, False
+    if path is None: return StageTarget(None, None)
     model_path = path.with_name('model.pt')
-    return model_path, model_path.with_name('model.pt.ckpt'), model_path.exists()
+    return StageTarget(model_path, model_path.with_name('model.pt.ckpt'), model_path.exists(), name=Path(target))
 
 def results_of(run: StageRun) -> dict:
     "The `results.json` of a finished dwp run: the manifest it ran, seed, history, ensemble scores, training time, W&B run."

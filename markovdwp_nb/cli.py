@@ -5,11 +5,11 @@
 # %% ../nbs/90_cli.ipynb #f6f0041c
 from __future__ import annotations
 
-import argparse, errno, importlib, json, re, sys, textwrap, time, traceback, warnings
+import argparse, errno, importlib, json, re, sys, traceback, warnings
 from pathlib import Path
 
 from . import __version__
-from .spec import (SpecError, UserError, UsageError, allow_modules, manifest_kind, apply_assignments, expand_grid, load_manifest, merge,
+from .spec import (SpecError, UserError, UsageError, allow_modules, manifest_kind, expand_grid, load_manifest, merge,
                                read_json, validate_manifest)
 
 # %% auto #0

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import torch
 from torch import nn
-from torch.distributions import Categorical, Distribution, Independent, Normal
+from torch.distributions import Categorical, Distribution
 from fastcore.basics import patch
 
 # %% auto #0

@@ -118,6 +118,7 @@ def to_myst(nb: dict, targets: dict, names: set = frozenset(), here: str = '') -
                 key, value = _re_directive.match(lines.pop(0)).groups()
                 directives[key] = value.strip('"\'').lower()
             if directives.get('echo') == 'false': tags.add('remove-input')
+            if directives.get('code-fold') == 'true': tags.add('hide-input')   # Quarto's folded code: a toggle in myst-nb
             if directives.get('output') == 'false': tags.add('remove-output')
             if directives.get('include') == 'false': continue
             body = '\n'.join(lines).strip('\n')
