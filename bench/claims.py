@@ -72,10 +72,10 @@ class Settings:
         self.n_models, self.held_out = (3, 1) if quick else (args.models, 2)
         self.source_epochs = 1 if quick else 3
         self.source_train_size = 3000 if quick else None           # quick: a stratified subset of classes 0-4
-        self.vae_epochs = {'vae7x7.json': 20, 'vae5x5.json': 1} if quick else {}  # otherwise the configs' own
+        self.vae_epochs = {'vae7x7.json': 4, 'vae5x5.json': 1} if quick else {}  # otherwise the configs' own
         self.markov_epochs = 1 if quick else args.markov_epochs
         self.min_norm = args.min_norm                               # relative: slices below this x the median norm are pruned
-        self.draws = 50 if quick else 1000
+        self.draws = 10 if quick else 1000
         self.sizes = {'fashion5-9': [50] if quick else args.sizes, 'digits': [50] if quick else [50, 100]}
         self.tasks = ['fashion5-9'] if quick else args.tasks
         self.priors = PRIORS if quick else tuple(args.priors)

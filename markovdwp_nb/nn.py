@@ -14,8 +14,9 @@ from torch.distributions import Independent, Normal
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['REDUCTIONS', 'KL_LOG_UNIFORM_COEFS', 'LOG_ALPHA_RANGE', 'BayesianLayer', 'check_reduction', 'reduce_terms',
-           'GaussianLayer', 'Conv2dGaussian', 'LinearGaussian', 'kl_log_uniform', 'VDLayer', 'Conv2dVD', 'LinearVD',
+__all__ = ['REDUCTIONS', 'KL_LOG_UNIFORM_COEFS', 'LOG_ALPHA_RANGE', 'KL_TRUNCATED_VD_COEFS', 'BayesianLayer', 'check_reduction',
+           'reduce_terms', 'GaussianLayer', 'Conv2dGaussian', 'LinearGaussian', 'kl_log_uniform', 'VDLayer', 'Conv2dVD',
+           'LinearVD', 'kl_log_uniform_truncated', 'TruncatedVDLayer', 'Conv2dVDTruncated', 'LinearVDTruncated',
            'bayesian_layers', 'fix_weight_sample', 'release_weight_sample', 'named_penalties', 'sparsity_counts',
            'sparsity_report']
 
@@ -169,6 +170,57 @@ class LinearVD(VDLayer, nn.Linear):
         super().__init__(in_features, out_features, bias=bias)
         self.threshold = threshold
         self.init_variational(log_sigma2_init)
+
+    def apply_weight(self, input, weight, bias=None):
+        "`input @ weight.T + bias`."
+        return F.linear(input, weight, bias)
+
+# %% ../nbs/10_nn.ipynb #72c625a6
+KL_TRUNCATED_VD_COEFS = (1.16145124, -1.50204118, 0.58629921)  # c1, c2, c3 of Kingma, Salimans & Welling (2015)
+
+def kl_log_uniform_truncated(alpha_logit: torch.Tensor) -> torch.Tensor:
+    "Per-weight approximate KL(N(theta, alpha theta^2) || log-uniform) for alpha = sigmoid(alpha_logit) <= 1, 0 at alpha = 1."
+    c1, c2, c3 = KL_TRUNCATED_VD_COEFS
+    alpha = torch.sigmoid(alpha_logit)
+    return (c1 + c2 + c3) - (0.5 * F.logsigmoid(alpha_logit) + alpha * (c1 + alpha * (c2 + alpha * c3)))
+
+class TruncatedVDLayer(BayesianLayer):
+    "Variational dropout with alpha <= 1 (Kingma et al. 2015): `q(w) = N(theta, alpha theta^2)`, alpha = sigmoid(`alpha_logit`)."
+    def init_variational(self, alpha_logit_init: float = -2.0):
+        "Add the `alpha_logit` parameter (filled with `alpha_logit_init`) and the empty `fixed_weight` buffer; call once in `__init__`."
+        self.alpha_logit = nn.Parameter(torch.full_like(self.weight, float(alpha_logit_init)))
+        self.register_buffer('fixed_weight', None, persistent=False)
+
+    def reset_variational_parameters(self, log_sigma2_init: float = -10.0):
+        raise TypeError(f'{type(self).__name__} has no log_sigma2 to reset: its variance is alpha * weight^2 (alpha_logit)')
+
+    def log_alpha(self) -> torch.Tensor: return F.logsigmoid(self.alpha_logit)
+
+    def weight_variance(self) -> torch.Tensor:
+        "alpha theta^2: the variance follows the mean."
+        return torch.sigmoid(self.alpha_logit) * self.weight ** 2
+
+    def penalty(self, reduction: str | None = 'sum') -> torch.Tensor:
+        "The approximate KL to the log-uniform prior, `kl_log_uniform_truncated(alpha_logit)`, reduced by `reduction`."
+        return reduce_terms(kl_log_uniform_truncated(self.alpha_logit), reduction)
+
+class Conv2dVDTruncated(TruncatedVDLayer, nn.Conv2d):
+    "`nn.Conv2d` with variational dropout of alpha <= 1: weights `theta` = `weight`, alpha = sigmoid(`alpha_logit`)."
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
+                 groups: int = 1, bias: bool = True, padding_mode: str = 'zeros', alpha_logit_init: float = -2.0):
+        super().__init__(in_channels, out_channels, kernel_size, stride=stride, padding=padding,
+                         dilation=dilation, groups=groups, bias=bias, padding_mode=padding_mode)
+        self.init_variational(alpha_logit_init)
+
+    def apply_weight(self, input, weight, bias=None):
+        "The convolution of `input` with `weight` (and `bias`) under this layer's stride, padding, ..."
+        return self._conv_forward(input, weight, bias)
+
+class LinearVDTruncated(TruncatedVDLayer, nn.Linear):
+    "`nn.Linear` with variational dropout of alpha <= 1: weights `theta` = `weight`, alpha = sigmoid(`alpha_logit`)."
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, alpha_logit_init: float = -2.0):
+        super().__init__(in_features, out_features, bias=bias)
+        self.init_variational(alpha_logit_init)
 
     def apply_weight(self, input, weight, bias=None):
         "`input @ weight.T + bias`."
