@@ -162,8 +162,8 @@ def dwp_manifest(prior: str, size: int, split: int, epochs: int, lr: float, k: f
                  warmup: int = 0, extra: dict | None = None, net: str = 'gaussian', norm: bool = True) -> dict:
     """configs/digits-dwp.json for one cell of the table; `extra` options (e.g. `reset_logsigma2`) go into `options`.
     `net`: the Bayesian DigitsNet of the DWP rows, `gaussian` (mean-field Gaussian layers, so the classifier is under
-    N(0, 1)) or `vd` (variational dropout layers, so the classifier is under the log-uniform prior: the seed's
-    BayesCIFARNet set-up, where the DWP replaces the log-uniform prior of the conv layers only). `norm=False`: nets
+    N(0, 1)) or `vd` (variational dropout layers, so the classifier is under the log-uniform prior; the DWP replaces the
+    log-uniform prior of the conv layers only, as in the seed's BayesCIFARNet runs, whose classifier has no prior). `norm=False`: nets
     without BatchNorm (`DigitsNet(norm=False)`), whose likelihood depends on the scale of the conv kernels."""
     manifest = load_manifest(ROOT/'configs'/'digits-dwp.json', kind='dwp')
     manifest['dataset']['train'].update(train_size=size, random_state=split)
@@ -316,7 +316,7 @@ def main(argv=None):
                         help='train the posterior log-variances at this multiple of --lr (options.log_sigma2_lr_factor; default 1)')
     parser.add_argument('--nets', choices=sorted(NETS), nargs='+', default=sorted(NETS),
                         help='the Bayesian nets of the DWP rows: gaussian (N(0, 1) on the classifier) and/or vd (log-uniform on '
-                             'the classifier, the seed\'s BayesCIFARNet set-up); default both')
+                             'the classifier; the seed\'s BayesCIFARNet has a plain classifier); default both')
     parser.add_argument('--no-norm', action='store_true',
                         help='Bayesian nets without BatchNorm (DigitsNet(norm=False)): the likelihood sees the conv scale')
     parser.add_argument('--report', action='store_true', help='print the tables of the runs already done; train nothing more')

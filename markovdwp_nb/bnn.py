@@ -23,10 +23,11 @@ from fastai.torch_core import default_device, trainable_params
 from .spec import SpecError, check_keys, check_number, get_instance, load_manifest, stage_check
 from .data import get_dataloaders
 from .models import CIFARNet, DigitsNet
-from .nn import Conv2dGaussian, Conv2dVD, LinearGaussian, LinearVD, VDLayer, bayesian_layers, sparsity_report
+from .nn import (Conv2dGaussian, Conv2dVD, LinearGaussian, LinearVD, SeedConv2dVD, VDLayer, bayesian_layers,
+                             sparsity_report)
 from .priors import LogUniformPrior, StandardNormalPrior, check_prior_specs, check_priors, load_priors
-from .callbacks import (KLAnneal, KLPenalty, PriorInit, SparsityMetrics, evaluate_ensemble, prior_parameters,
-                                    prior_splitter)
+from .callbacks import (ANNEAL_FORMAT, KLAnneal, KLPenalty, PriorInit, SparsityMetrics, check_anneal, evaluate_ensemble,
+                                    prior_parameters, prior_splitter)
 from .snapshot import TargetError, write_bytes_atomically, writing_to
 from .training import (FailOnNaN, LinearLRDecay, StageRun, StageTarget, WANDB_PROJECT, run_stage, trainer_settings,
                                    wandb_args, wandb_mode)
@@ -56,15 +57,15 @@ class VDConvDigitsNet(DigitsNet):
     Conv2d, Linear = Conv2dVD, nn.Linear
 
 class BayesCIFARNetGaussian(CIFARNet):
-    "The seed's `CIFARNet` with mean-field Gaussian conv and linear layers."
-    Conv2d, Linear = Conv2dGaussian, LinearGaussian
+    "The seed's `BayesCIFARNetGaussian`: `CIFARNet` with mean-field Gaussian conv layers and a plain classifier (no KL term)."
+    Conv2d, Linear = Conv2dGaussian, nn.Linear
 
 class BayesCIFARNet(CIFARNet):
-    "The seed's `BayesCIFARNet`: `CIFARNet` with sparse variational dropout layers."
-    Conv2d, Linear = Conv2dVD, LinearVD
+    "The seed's `BayesCIFARNet`: `CIFARNet` with the seed's variational dropout conv layers and a plain classifier (no KL term)."
+    Conv2d, Linear = SeedConv2dVD, nn.Linear
 
 class BayesCIFARNetVD(BayesCIFARNet):
-    "Another name of `BayesCIFARNet` (the seed's manifests use both)."
+    "Another name of `BayesCIFARNet` (the seed's sweeps use both)."
 
 # %% ../nbs/14_bnn.ipynb #66944d63
 EXPERIMENT_KINDS = ('classic', 'implicit')
@@ -120,11 +121,15 @@ def check_options(options: dict, where: str = 'options'):
     if 'lr' not in options: raise SpecError(f'{where}.lr: missing')
 
 def kl_warmup(value, where: str = 'options.kl_warmup') -> KLAnneal | None:
-    "The `KLAnneal` of `options.kl_warmup`: a number of epochs, `{\"n_epochs\": E}` or `{\"n_steps\": S}`; None for 0 or absent."
+    """The `KLAnneal` of `options.kl_warmup`: a number of epochs, `{"n_epochs": E}`, `{"n_steps": S}` or the seed's anneal schedule
+    `{"mode": "anneal", "p0": [t0, v0], "p1": [t1, v1]}` (epochs); None for 0 or absent."""
     if value is None or (not isinstance(value, bool) and value == 0): return None
+    if isinstance(value, dict) and 'mode' in value:
+        check_anneal(value, where)  # a SpecError names the key under `where`
+        return KLAnneal(schedule=value)
     if isinstance(value, (int, float)) and not isinstance(value, bool): value = {'n_epochs': value}
     if not isinstance(value, dict) or len(value) != 1 or not set(value) <= {'n_epochs', 'n_steps'}:
-        raise SpecError(f'{where}: expected a number of epochs, {{"n_epochs": E}} or {{"n_steps": S}}, got {value!r}')
+        raise SpecError(f'{where}: expected a number of epochs, {{"n_epochs": E}}, {{"n_steps": S}} or {ANNEAL_FORMAT}, got {value!r}')
     (key, length), = value.items()
     if isinstance(length, bool) or not isinstance(length, (int, float)) or not length > 0 or (key == 'n_steps' and length != int(length)):
         raise SpecError(f'{where}.{key}: expected a positive number, got {length!r}')

@@ -5,7 +5,7 @@
 # %% ../nbs/01_data.ipynb #722a3be4
 from __future__ import annotations
 
-import functools, gzip, hashlib, os, shutil, tempfile
+import functools, gzip, hashlib, os, random, shutil, tempfile
 from pathlib import Path
 from typing import NamedTuple
 
@@ -25,15 +25,15 @@ from .spec import RESAMPLING_KINDS, SpecError, feed_loader, feed_settings, from_
 # %% auto #0
 __all__ = ['AUGMENTATIONS', 'CIFAR10_FORMAT', 'CIFAR100_FORMAT', 'MNIST_FORMAT', 'FASHION_FORMAT', 'SVHN_FORMAT', 'DIGITS_FORMAT',
            'DEBIAN_FASHION_MNIST', 'FASHION_FILES', 'RESAMPLING_KEYS', 'VALID_FEEDS', 'seed_from_string',
-           'check_random_state', 'resolve_size', 'subset_indices', 'stratified_indices', 'undersample_indices', 'take',
-           'LabelledSubset', 'ImageFormat', 'check_augmentation', 'image_transform', 'missing_files_error',
-           'StratifiedTrainSize', 'TorchvisionSplit', 'CIFARFiles', 'MNISTFiles', 'CIFAR10_Train', 'CIFAR10_Test',
-           'CIFAR100_Train', 'CIFAR100_Test', 'MNIST_Train', 'MNIST_Test', 'SVHNFiles', 'SVHN_Train', 'SVHN_Test',
-           'digits_28x28', 'digits_split', 'check_classes', 'relabel', 'DigitsSplit', 'Digits_Train', 'Digits_Test',
-           'data_root', 'gunzip_atomic', 'gz_folder', 'fashion_missing_error', 'fashion_mnist_root',
-           'FashionMNISTFiles', 'FashionMNIST_Train', 'FashionMNIST_Test', 'show_images', 'dataset_targets',
-           'source_dataset', 'resample_one', 'resample', 'build_dataset', 'get_datasets', 'build_feed',
-           'FullBatchLoader', 'get_dataloaders']
+           'check_random_state', 'mt19937_from_string', 'split_random_state', 'resolve_size', 'subset_indices',
+           'stratified_indices', 'undersample_indices', 'take', 'LabelledSubset', 'ImageFormat', 'check_augmentation',
+           'image_transform', 'missing_files_error', 'StratifiedTrainSize', 'TorchvisionSplit', 'CIFARFiles',
+           'MNISTFiles', 'CIFAR10_Train', 'CIFAR10_Test', 'CIFAR100_Train', 'CIFAR100_Test', 'MNIST_Train',
+           'MNIST_Test', 'SVHNFiles', 'SVHN_Train', 'SVHN_Test', 'digits_28x28', 'digits_split', 'check_classes',
+           'relabel', 'DigitsSplit', 'Digits_Train', 'Digits_Test', 'data_root', 'gunzip_atomic', 'gz_folder',
+           'fashion_missing_error', 'fashion_mnist_root', 'FashionMNISTFiles', 'FashionMNIST_Train',
+           'FashionMNIST_Test', 'show_images', 'dataset_targets', 'source_dataset', 'resample_one', 'resample',
+           'build_dataset', 'get_datasets', 'build_feed', 'FullBatchLoader', 'get_dataloaders']
 
 # %% ../nbs/01_data.ipynb #74d870fb
 def seed_from_string(text: str) -> int:
@@ -48,6 +48,17 @@ def check_random_state(seed=None, where: str = 'random_state') -> np.random.Rand
     if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and 0 <= seed < 2**32:
         return np.random.RandomState(int(seed))
     raise SpecError(f'{where}: expected None, an int in [0, 2**32), a string or a RandomState, got {seed!r}')
+
+def mt19937_from_string(text: str) -> np.random.RandomState:
+    "A NumPy `RandomState` in the Mersenne Twister state that Python's `random.Random(text)` seeds from the string `text`."
+    _, state, _ = random.Random(text).getstate()   # 624 words of the state, then the position in it
+    rng = np.random.RandomState()
+    rng.set_state(('MT19937', np.array(state[:-1], dtype=np.uint32), state[-1]))
+    return rng
+
+def split_random_state(seed=None, where: str = 'random_state') -> np.random.RandomState:
+    "The `RandomState` of a `train_size` subset, as the seed's datasets make it: a string through `mt19937_from_string`, the rest as `check_random_state`."
+    return mt19937_from_string(seed) if isinstance(seed, str) else check_random_state(seed, where)
 
 # %% ../nbs/01_data.ipynb #4a90f558
 def resolve_size(size, n_items: int, where: str = 'size', of: str = 'the dataset') -> int:
@@ -152,7 +163,7 @@ class StratifiedTrainSize:
 
     def keep_stratified(self, train_size=None, random_state=None):
         if train_size is None: return
-        chosen = stratified_indices(self.targets, train_size, check_random_state(random_state), where='train_size')
+        chosen = stratified_indices(self.targets, train_size, split_random_state(random_state), where='train_size')
         for attr in self.per_item: setattr(self, attr, take(getattr(self, attr), chosen))
 
 class TorchvisionSplit(StratifiedTrainSize):

@@ -11,9 +11,9 @@ import torch
 from torch import nn
 
 # %% auto #0
-__all__ = ['CIFAR_KERNEL_SIZES', 'CIFAR_POOLS', 'CIFAR_SIDE', 'DIGITS_KERNEL_SIZES', 'DIGITS_POOLS', 'DIGITS_SIDE',
-           'scaled_width', 'output_side', 'conv_block', 'check_blocks', 'conv_stack', 'conv_layers', 'count_parameters',
-           'flat_features', 'mlp_head', 'SourceCIFARNet', 'CIFARNet', 'scale_kernels', 'DigitsNet']
+__all__ = ['CIFAR_KERNEL_SIZES', 'CIFAR_POOLS', 'CIFAR_SIDE', 'CIFAR_POOL_NAME', 'DIGITS_KERNEL_SIZES', 'DIGITS_POOLS',
+           'DIGITS_SIDE', 'scaled_width', 'output_side', 'conv_block', 'check_blocks', 'conv_stack', 'conv_layers',
+           'count_parameters', 'flat_features', 'mlp_head', 'SourceCIFARNet', 'CIFARNet', 'scale_kernels', 'DigitsNet']
 
 # %% ../nbs/02_models.ipynb #6df33873
 def scaled_width(width: int, k: float) -> int:
@@ -27,13 +27,13 @@ def output_side(side: int, kernel_size: int, pool: int = 1) -> int:
 
 # %% ../nbs/02_models.ipynb #8087db43
 def conv_block(conv2d, index: int, in_channels: int, out_channels: int, kernel_size: int,
-               bias: bool = False, pool: int = 1, norm: bool = True) -> list:
+               bias: bool = False, pool: int = 1, norm: bool = True, pool_name: str = 'pool{index}') -> list:
     """The `(name, layer)` pairs of conv block `index`: `conv2d`, BatchNorm2d (unless `norm` is False), LeakyReLU and
-    `pool`x`pool` max pooling if `pool` > 1."""
+    `pool`x`pool` max pooling if `pool` > 1, named `pool_name` (formatted with `index`)."""
     layers = [(f'conv{index}', conv2d(in_channels, out_channels, kernel_size, bias=bias))]
     if norm: layers.append((f'norm{index}', nn.BatchNorm2d(out_channels)))
     layers.append((f'relu{index}', nn.LeakyReLU()))
-    if pool > 1: layers.append((f'pool{index}', nn.MaxPool2d(pool)))
+    if pool > 1: layers.append((pool_name.format(index=index), nn.MaxPool2d(pool)))
     return layers
 
 def check_blocks(widths, kernel_sizes, pools):
@@ -42,12 +42,14 @@ def check_blocks(widths, kernel_sizes, pools):
         raise ValueError(f'widths {list(widths)} make {len(widths) - 1} conv blocks, but got kernel_sizes '
                          f'{list(kernel_sizes)} and pools {list(pools)}')
 
-def conv_stack(conv2d, widths, kernel_sizes, pools, bias: bool = False, norm: bool = True) -> nn.Sequential:
+def conv_stack(conv2d, widths, kernel_sizes, pools, bias: bool = False, norm: bool = True,
+               pool_name: str = 'pool{index}') -> nn.Sequential:
     "`features`: one conv block per consecutive pair of `widths`, with the given `kernel_sizes` and `pools`, then a flatten."
     check_blocks(widths, kernel_sizes, pools)
     layers = []
     for index, (size, pool) in enumerate(zip(kernel_sizes, pools)):
-        layers += conv_block(conv2d, index, widths[index], widths[index + 1], size, bias=bias, pool=pool, norm=norm)
+        layers += conv_block(conv2d, index, widths[index], widths[index + 1], size, bias=bias, pool=pool, norm=norm,
+                             pool_name=pool_name)
     return nn.Sequential(OrderedDict(layers + [('flatten', nn.Flatten(1, -1))]))
 
 # %% ../nbs/02_models.ipynb #c9863133
@@ -62,6 +64,7 @@ def count_parameters(module: nn.Module) -> int:
 
 # %% ../nbs/02_models.ipynb #0be21c10
 CIFAR_KERNEL_SIZES, CIFAR_POOLS, CIFAR_SIDE = (7, 5, 5, 5), (2, 1, 1, 1), 32
+CIFAR_POOL_NAME = 'maxpool'  # the original's name of the CIFAR nets' one pooling layer
 
 def flat_features(widths, kernel_sizes, pools, side: int) -> int:
     "Number of features after flattening the last conv block of `widths` on a `side`x`side` input."
@@ -81,7 +84,7 @@ class SourceCIFARNet(nn.Sequential):
 
     def __init__(self, n_classes: int = 10, k: float = 1.0):
         widths = [3, scaled_width(128, k), scaled_width(256, k), scaled_width(256, k), 512]
-        features = conv_stack(self.Conv2d, widths, CIFAR_KERNEL_SIZES, CIFAR_POOLS, bias=True)
+        features = conv_stack(self.Conv2d, widths, CIFAR_KERNEL_SIZES, CIFAR_POOLS, bias=True, pool_name=CIFAR_POOL_NAME)
         n_features = flat_features(widths, CIFAR_KERNEL_SIZES, CIFAR_POOLS, CIFAR_SIDE)
         super().__init__(OrderedDict(features=features, classifier=mlp_head(self.Linear, n_features, 512, n_classes)))
         self.n_classes, self.k = n_classes, k
@@ -93,7 +96,7 @@ class CIFARNet(nn.Sequential):
     def __init__(self, n_classes: int = 10, k: float = 1.0):
         widths = [3, scaled_width(128, k), scaled_width(256, k), scaled_width(256, k)]
         blocks = CIFAR_KERNEL_SIZES[:3], CIFAR_POOLS[:3]  # conv0 .. conv2
-        features = conv_stack(self.Conv2d, widths, *blocks, bias=False)
+        features = conv_stack(self.Conv2d, widths, *blocks, bias=False, pool_name=CIFAR_POOL_NAME)
         n_features = flat_features(widths, *blocks, CIFAR_SIDE)
         head = mlp_head(self.Linear, n_features, 512, n_classes, bias=False)
         super().__init__(OrderedDict(features=features, classifier=head))

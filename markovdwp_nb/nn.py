@@ -14,11 +14,11 @@ from torch.distributions import Independent, Normal
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['REDUCTIONS', 'KL_LOG_UNIFORM_COEFS', 'LOG_ALPHA_RANGE', 'KL_TRUNCATED_VD_COEFS', 'BayesianLayer', 'check_reduction',
-           'reduce_terms', 'GaussianLayer', 'Conv2dGaussian', 'LinearGaussian', 'kl_log_uniform', 'VDLayer', 'Conv2dVD',
-           'LinearVD', 'kl_log_uniform_truncated', 'TruncatedVDLayer', 'Conv2dVDTruncated', 'LinearVDTruncated',
-           'bayesian_layers', 'fix_weight_sample', 'release_weight_sample', 'named_penalties', 'sparsity_counts',
-           'sparsity_report']
+__all__ = ['REDUCTIONS', 'KL_LOG_UNIFORM_COEFS', 'LOG_ALPHA_RANGE', 'SEED_VD_THRESHOLD', 'KL_TRUNCATED_VD_COEFS', 'BayesianLayer',
+           'check_reduction', 'reduce_terms', 'GaussianLayer', 'Conv2dGaussian', 'LinearGaussian', 'kl_log_uniform',
+           'VDLayer', 'Conv2dVD', 'LinearVD', 'SeedConv2dVD', 'kl_log_uniform_truncated', 'TruncatedVDLayer',
+           'Conv2dVDTruncated', 'LinearVDTruncated', 'bayesian_layers', 'fix_weight_sample', 'release_weight_sample',
+           'named_penalties', 'sparsity_counts', 'sparsity_report']
 
 # %% ../nbs/10_nn.ipynb #9c385df4
 class BayesianLayer:
@@ -174,6 +174,21 @@ class LinearVD(VDLayer, nn.Linear):
     def apply_weight(self, input, weight, bias=None):
         "`input @ weight.T + bias`."
         return F.linear(input, weight, bias)
+
+# %% ../nbs/10_nn.ipynb #c4e2d3b1
+SEED_VD_THRESHOLD = -0.5  # log alpha above which the seed counts a weight as pruned
+
+class SeedConv2dVD(Conv2dVD):
+    "`Conv2dVD` as in the seed's CIFAR nets (cplxmodule's): unclipped log alpha, the mean in eval mode, pruned counted at log alpha > -0.5."
+    def __init__(self, *args, threshold: float = SEED_VD_THRESHOLD, **kwargs): super().__init__(*args, threshold=threshold, **kwargs)
+
+    def log_alpha(self) -> torch.Tensor:
+        "log alpha = log sigma^2 - 2 log(|theta| + 1e-12), not clipped."
+        return self.log_sigma2 - 2 * torch.log(self.weight.abs() + 1e-12)
+
+    def eval_weight(self) -> torch.Tensor:
+        "The mean: nothing is pruned in eval mode (`threshold` only counts the sparsity)."
+        return self.weight
 
 # %% ../nbs/10_nn.ipynb #72c625a6
 KL_TRUNCATED_VD_COEFS = (1.16145124, -1.50204118, 0.58629921)  # c1, c2, c3 of Kingma, Salimans & Welling (2015)
