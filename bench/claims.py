@@ -53,6 +53,7 @@ from kernel_models import split_vaults, gaussians
 from markov import gaussian_log_density, kernels, markov_model, shared_mean_gaussian
 
 CONV0, CONV1 = 'features.conv0', 'features.conv1'
+VD_NETS = {'truncated': 'TruncatedVDConvDigitsNet', 'sparse': 'VDConvDigitsNet'}
 PRIORS = ('standard normal', 'log-uniform', 'DWP', 'DWP + DWP init', 'Markov DWP', 'DWP on the 7x7 conv only')
 INITS = ('default', 'DWP', 'source kernels')
 TASKS = {'fashion5-9': {'cls': 'FashionMNIST', 'classes': [5, 6, 7, 8, 9]}, 'digits': {'cls': 'Digits', 'classes': None}}
@@ -85,6 +86,7 @@ class Settings:
         self.lr, self.lr_factor, self.k, self.warmup = args.lr, args.log_sigma2_lr_factor, args.k, args.kl_warmup
         self.n_slices = args.n_slices or None
         self.dwp5_var = args.dwp5_var                               # the decoder noise of the conv1 DWP's VAE
+        self.vd = args.vd                                           # the log-uniform row's layers: truncated (the paper's) or sparse VD
         self.kernel_scale = args.kernel_scale                       # the gauge of the DWPs: 'source', 'init' or a factor
         self.plain_size, self.plain_epochs, self.target = (200, 3, 0.5) if quick else (500, 30, args.target_accuracy)
         self.work = Path(args.work)/('quick' if quick else f'full__models{self.n_models}')
@@ -239,7 +241,7 @@ def bnn_manifest(s: Settings, task: str, prior: str, size: int, split: int, vaes
     if s.n_slices: options['priors'][CONV1]['n_slices'] = s.n_slices
     if prior in ('standard normal', 'log-uniform'):
         options.update(kind='classic', priors={}, init={})
-        if prior == 'log-uniform': manifest['model']['cls'] = "<class 'markovdwp_nb.bnn.VDConvDigitsNet'>"
+        if prior == 'log-uniform': manifest['model']['cls'] = f"<class 'markovdwp_nb.bnn.{VD_NETS[s.vd]}'>"
     elif prior == 'DWP + DWP init': options['init'] = {CONV0: 'prior', CONV1: 'prior'}
     elif prior == 'Markov DWP': options['priors'][CONV1] = {'path': str(markov), 'kind': 'trainable'}
     elif prior == 'DWP on the 7x7 conv only': del options['priors'][CONV1]  # N(0, 1) on conv1: isolates the 7x7 DWP
@@ -256,6 +258,7 @@ def run_dir(s: Settings, task: str, size: int, prior: str, split: int, epochs: i
                 + (f'-ks{s.kernel_scale}' if s.kernel_scale != 'source' else '')
                 + (f'-zoo{s.n_models}' if s.n_models != DEFAULT_MODELS and not s.quick else ''))  # another zoo, other cells
     dwp = f'__dwp5-{s.dwp5_var}' if 'DWP' in prior else ''  # which 5x5 VAE the DWP rows use
+    if prior == 'log-uniform' and s.vd != 'sparse': dwp = f'__vd-{s.vd}'   # the sparse VD cells keep their old names
     return s.work/'bnn'/protocol/task/f'n{size}'/(prior.replace(' + ', '_and_').replace(' ', '_') + dwp)/f'split{split}'
 
 
@@ -323,7 +326,9 @@ def read_record(s: Settings, task: str, size: int, prior: str, split: int, epoch
 def conv_posterior(target: Path, layer: str = CONV1) -> dict:
     "rms of the posterior means, mean posterior std and median |mean| / std of `layer` in the run's `model.pt`."
     state = torch.load(target/'model.pt', weights_only=True)['state']
-    weight, sigma = state[f'{layer}.weight'], (state[f'{layer}.log_sigma2'] / 2).exp()
+    weight = state[f'{layer}.weight']
+    if f'{layer}.alpha_logit' in state: sigma = torch.sigmoid(state[f'{layer}.alpha_logit']).sqrt() * weight.abs()   # alpha theta^2
+    else: sigma = (state[f'{layer}.log_sigma2'] / 2).exp()
     return {'rms_mean': weight.pow(2).mean().sqrt().item(), 'mean_std': sigma.mean().item(),
             'median_snr': (weight.abs() / sigma).median().item()}
 
@@ -491,6 +496,10 @@ def parse(argv=None):
     parser.add_argument('--dwp5-var', choices=('train', 'full'), default='full',
                         help='decoder noise of the 5x5 VAE of the DWP: full (one covariance, configs/vae5x5.json\'s) or train '
                              '(independent, the paper\'s; 1.8 nats per slice worse on held-out models)')
+    parser.add_argument('--vd', choices=tuple(VD_NETS), default='truncated',
+                        help='the layers of the log-uniform row: truncated (variational dropout with alpha <= 1, Kingma et al. 2015: '
+                             'the DWP paper\'s baseline) or sparse (sparse VD, Molchanov et al. 2017: on 50-200 examples it prunes every '
+                             'conv weight and predicts one class)')
     parser.add_argument('--kernel-scale', type=kernel_scale_arg, default='init',
                         help='the gauge of the DWPs (options.priors.*.kernel_scale): init (default: each prior re-gauged to the rms '
                              'of its layer\'s default initialisation), source (the source kernels\' own size) or a factor')
@@ -558,7 +567,7 @@ def main(argv=None):
     claims = {'commit': git_commit(), 'command': command, 'hardware': hardware(), 'steps_per_epoch': s.steps_per_epoch,
               'protocol': (f'The paper\'s Bayesian MNIST net (BayesConvDigitsNet, k = {s.k}, no BatchNorm, a point-estimated classifier) on N examples, Adam at lr {s.lr} (posterior log-variances at {s.lr_factor}x, '
                            f'started at -10), linear decay to 0, {s.steps} full-batch steps, KL warm-up over {s.warmup} steps, '
-                           f'the 5x5 DWP\'s VAE with {s.dwp5_var} decoder noise and its penalty on {s.n_slices or "all"} slices per step, '
+                           f'the log-uniform row with {s.vd} variational dropout, the 5x5 DWP\'s VAE with {s.dwp5_var} decoder noise and its penalty on {s.n_slices or "all"} slices per step, '
                            f'the DWPs at kernel_scale {s.kernel_scale!r}, 10-sample ensemble; '
                            f'source zoo of {s.n_models - s.held_out} models (+{s.held_out} held out), slices below '
                            f'{s.min_norm} x the median norm pruned ({", ".join(f"{k}: {v:.3g}" for k, v in min_norms.items())})'),

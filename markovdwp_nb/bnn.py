@@ -20,13 +20,13 @@ from fastai.metrics import accuracy
 from fastai.optimizer import Adam
 from fastai.torch_core import default_device, trainable_params
 
-from .spec import SpecError, check_keys, check_number, get_instance, load_manifest, stage_check
+from .spec import ANNEAL_FORMAT, SpecError, check_anneal, check_keys, check_number, get_instance, load_manifest, stage_check
 from .data import get_dataloaders
 from .models import CIFARNet, DigitsNet
-from .nn import (Conv2dGaussian, Conv2dVD, LinearGaussian, LinearVD, SeedConv2dVD, VDLayer, bayesian_layers,
-                             sparsity_report)
+from .nn import (Conv2dGaussian, Conv2dVD, Conv2dVDTruncated, LinearGaussian, LinearVD, SeedConv2dVD, TruncatedVDLayer,
+                             VDLayer, bayesian_layers, sparsity_report)
 from .priors import LogUniformPrior, StandardNormalPrior, check_prior_specs, check_priors, load_priors
-from .callbacks import (ANNEAL_FORMAT, KLAnneal, KLPenalty, PriorInit, SparsityMetrics, check_anneal, evaluate_ensemble,
+from .callbacks import (KLAnneal, KLPenalty, PriorInit, SparsityMetrics, evaluate_ensemble,
                                     prior_parameters, prior_splitter)
 from .snapshot import TargetError, write_bytes_atomically, writing_to
 from .training import (FailOnNaN, LinearLRDecay, StageRun, StageTarget, WANDB_PROJECT, run_stage, trainer_settings,
@@ -34,10 +34,10 @@ from .training import (FailOnNaN, LinearLRDecay, StageRun, StageTarget, WANDB_PR
 
 # %% auto #0
 __all__ = ['EXPERIMENT_KINDS', 'OPTIONS', 'BayesDigitsNet', 'BayesDigitsNetVD', 'BayesConvDigitsNet', 'VDConvDigitsNet',
-           'BayesCIFARNetGaussian', 'BayesCIFARNet', 'BayesCIFARNetVD', 'classic_priors', 'experiment_kind',
-           'experiment_priors', 'conv_layer_names', 'init_spec', 'apply_overrides', 'check_options', 'kl_warmup',
-           'lr_factor', 'check_dwp_manifest', 'log_sigma2_splitter', 'dwp_learner', 'results_path', 'prior_states',
-           'load_prior_states', 'dwp_target', 'results_of', 'train_dwp', 'summary', 'cli_dwp']
+           'TruncatedVDConvDigitsNet', 'BayesCIFARNetGaussian', 'BayesCIFARNet', 'BayesCIFARNetVD', 'classic_priors',
+           'experiment_kind', 'experiment_priors', 'conv_layer_names', 'init_spec', 'apply_overrides', 'check_options',
+           'kl_warmup', 'lr_factor', 'check_dwp_manifest', 'log_sigma2_splitter', 'dwp_learner', 'results_path',
+           'prior_states', 'load_prior_states', 'dwp_target', 'results_of', 'train_dwp', 'summary', 'cli_dwp']
 
 # %% ../nbs/14_bnn.ipynb #121caf69
 class BayesDigitsNet(DigitsNet):
@@ -55,6 +55,10 @@ class BayesConvDigitsNet(DigitsNet):
 class VDConvDigitsNet(DigitsNet):
     "`BayesConvDigitsNet` with sparse variational dropout conv layers (log-uniform prior) instead."
     Conv2d, Linear = Conv2dVD, nn.Linear
+
+class TruncatedVDConvDigitsNet(DigitsNet):
+    "The DWP paper's log-uniform baseline: `BayesConvDigitsNet` with variational dropout conv layers of alpha <= 1 (Kingma et al. 2015)."
+    Conv2d, Linear = Conv2dVDTruncated, nn.Linear
 
 class BayesCIFARNetGaussian(CIFARNet):
     "The seed's `BayesCIFARNetGaussian`: `CIFARNet` with mean-field Gaussian conv layers and a plain classifier (no KL term)."
@@ -74,7 +78,7 @@ OPTIONS = {'lr', 'coef', 'kind', 'priors', 'init', 'reset_logsigma2', 'n_samples
 
 def classic_priors(model: nn.Module) -> dict:
     "`{layer: prior}`: the standard normal prior for Gaussian layers, the log-uniform one for VD layers."
-    return {name: LogUniformPrior() if isinstance(layer, VDLayer) else StandardNormalPrior()
+    return {name: LogUniformPrior() if isinstance(layer, (VDLayer, TruncatedVDLayer)) else StandardNormalPrior()
             for name, layer in bayesian_layers(model).items()}
 
 def experiment_kind(options: dict) -> str:

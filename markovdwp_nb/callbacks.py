@@ -19,18 +19,17 @@ from fastai.torch_core import find_bs, trainable_params
 from fastcore.basics import noop
 from fastcore.foundation import L
 
-from .spec import SpecError, check_keys, check_number, propagate
+from .spec import SpecError, anneal_value, check_anneal, propagate
 from .source import WeightedPenalty
 from .training import RecorderColumns
 from .nn import bayesian_layers, fix_weight_sample, named_penalties, sparsity_report
 from .kernels import SingleKernelDataset
 
 # %% auto #0
-__all__ = ['DEFAULT_KL_COEF', 'ANNEAL_KEYS', 'ANNEAL_FORMAT', 'SEED_LOGSIGMA2', 'VAULT_INIT_KEYS', 'penalty_function',
-           'prior_parameters', 'prior_splitter', 'KLPenalty', 'anneal_point', 'check_anneal', 'anneal_value',
-           'KLAnneal', 'init_from_prior', 'init_from_vault', 'init_weights', 'reset_log_sigma2', 'PriorInit',
-           'SparsityMetrics', 'Ensemble', 'ensemble_scores', 'ensemble_predict', 'evaluate_ensemble', 'EnsembleMetrics',
-           'RecorderColumns']
+__all__ = ['DEFAULT_KL_COEF', 'SEED_LOGSIGMA2', 'VAULT_INIT_KEYS', 'penalty_function', 'prior_parameters', 'prior_splitter',
+           'KLPenalty', 'KLAnneal', 'init_from_prior', 'init_from_vault', 'init_weights', 'reset_log_sigma2',
+           'PriorInit', 'SparsityMetrics', 'Ensemble', 'ensemble_scores', 'ensemble_predict', 'evaluate_ensemble',
+           'EnsembleMetrics', 'RecorderColumns']
 
 # %% ../nbs/13_callbacks.ipynb #1fedaee1
 _all_ = ['RecorderColumns']
@@ -103,29 +102,6 @@ class KLPenalty(RecorderColumns, WeightedPenalty):
         for name, total in self.totals.items(): self.column_values[self.column_prefix + name] = (total / self.n_seen).item()
 
 # %% ../nbs/13_callbacks.ipynb #d3643581
-ANNEAL_KEYS = ('mode', 'p0', 'p1')
-ANNEAL_FORMAT = '{"mode": "anneal", "p0": [t0, v0], "p1": [t1, v1]}'
-
-def anneal_point(point, where: str) -> tuple:
-    "`(t, v)` of a schedule point `[t, v]`: a finite epoch and a finite value >= 0; a `SpecError` naming `where` otherwise."
-    if not isinstance(point, (list, tuple)) or len(point) != 2: raise SpecError(f'{where}: expected [epoch, value], got {point!r}')
-    return float(check_number(point[0], f'{where}[0]')), float(check_number(point[1], f'{where}[1]', minimum=0))
-
-def check_anneal(schedule, where: str = 'schedule') -> tuple:
-    "The points `((t0, v0), (t1, v1))` of the seed's anneal `schedule` (`p0` defaults to `[0, 0]`); a `SpecError` naming the key otherwise."
-    if not isinstance(schedule, dict): raise SpecError(f'{where}: expected {ANNEAL_FORMAT}, got {schedule!r}')
-    check_keys(schedule, ANNEAL_KEYS, where, 'key of an anneal schedule')
-    if schedule.get('mode') != 'anneal': raise SpecError(f'{where}.mode: expected "anneal", got {schedule.get("mode")!r}')
-    if 'p1' not in schedule: raise SpecError(f'{where}.p1: missing (the point [t1, v1] the schedule moves to)')
-    start, end = (anneal_point(schedule.get(key, [0, 0]), f'{where}.{key}') for key in ('p0', 'p1'))
-    if start[0] == end[0]: raise SpecError(f'{where}: p0 and p1 lie at the same epoch {start[0]:g}')
-    return start, end
-
-def anneal_value(points, t: float) -> float:
-    "The value at `t` of the schedule through `points = ((t0, v0), (t1, v1))`: linear between them, flat outside."
-    (t0, v0), (t1, v1) = points
-    return v0 + min(1.0, max(0.0, (t - t0) / (t1 - t0))) * (v1 - v0)
-
 class KLAnneal(Callback):
     "Scale the KL weight (`KLPenalty.kl_scale`): from 0 to 1 over `n_epochs` epochs or `n_steps` batches, or by the seed's `schedule` of the epoch."
     order = 5

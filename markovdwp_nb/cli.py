@@ -5,7 +5,7 @@
 # %% ../nbs/90_cli.ipynb #f6f0041c
 from __future__ import annotations
 
-import argparse, errno, importlib, json, re, sys, traceback, warnings
+import argparse, errno, importlib, itertools, json, re, sys, traceback, warnings
 from pathlib import Path
 
 from . import __version__
@@ -13,8 +13,9 @@ from .spec import (SpecError, UserError, UsageError, allow_modules, manifest_kin
                                read_json, validate_manifest)
 
 # %% auto #0
-__all__ = ['COMMANDS', 'SWEEP_COMMANDS', 'USER_ERRNOS', 'GRID_STAGES', 'device_arg', 'build_parser', 'sweep_assignments',
-           'parse_args', 'one_line', 'is_user_error', 'main', 'cli_check', 'load_grid', 'point_argv', 'point_metrics',
+__all__ = ['COMMANDS', 'SWEEP_COMMANDS', 'USER_ERRNOS', 'GRID_STAGES', 'SWEEP_PROGRAMS', 'SWEEP_ARGUMENTS', 'device_arg',
+           'build_parser', 'sweep_assignments', 'parse_args', 'one_line', 'is_user_error', 'main', 'cli_check',
+           'load_grid', 'sweep_stage', 'load_sweep', 'point_manifest', 'point_argv', 'point_metrics',
            'write_grid_table', 'cli_grid', 'cli_demo']
 
 # %% ../nbs/90_cli.ipynb #c4976054
@@ -45,6 +46,13 @@ def _device_args(p):
     p.add_argument('--project', default=None, help='the W&B project of the run (default: markovdwp-<stage>)')
     p.add_argument('--tags', default=None, type=lambda text: [t for t in text.split(',') if t], metavar='TAG,TAG',
                    help='W&B tags of the run, comma-separated')
+    p.add_argument('--order', default=None, type=_order_arg, metavar='N',
+                   help="the replicate index of a sweep point (the original sweeps' `order`): the W&B tag order-N, nothing else changes")
+
+def _order_arg(text: str) -> int:
+    "An argparse `type`: a replicate index, a whole number >= 0."
+    if not text.isdigit(): raise argparse.ArgumentTypeError(f'expected a whole number >= 0, got {text!r}')
+    return int(text)
 
 def device_arg(text: str) -> str:
     "An argparse `type`: `text` if it names a torch device this machine has (cpu, cuda, cuda:N, mps), else an error naming it."
@@ -166,19 +174,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 # %% ../nbs/90_cli.ipynb #ab031136
 SWEEP_COMMANDS = ('source', 'vae', 'markov', 'dwp', 'check')
-_re_sweep_arg = re.compile(r'--([A-Za-z_]\w*(?:__\w+)+)=(.*)', re.S)
+_re_sweep_arg = re.compile(r'--([A-Za-z_]\w*(?:__[\w.]+)+)=(.*)', re.S)
 
 def sweep_assignments(argv) -> list:
-    """`argv` with a W&B sweep agent's arguments, `--dataset__train__train_size=50` (a manifest key path joined by `__`), turned
-    into the `--set dataset.train.train_size=50` they mean, after a stage's command word; everything else as it is."""
+    """`argv` with a W&B sweep agent's arguments, after a stage's command word, turned into what they mean:
+    `--dataset__train__train_size=50` (a manifest key path joined by `__`; a key may hold dots, `options__coef__model.kl_div`) is
+    `--set dataset.train.train_size=50`, and `--manifest=PATH` (the original's scripts took the manifest so) is the manifest
+    argument; everything else as it is."""
     argv, start = list(argv), 0
     while start < len(argv) and argv[start].startswith('-'): start += 2 if argv[start] == '--allow-module' else 1  # global options
     if start >= len(argv) or argv[start] not in SWEEP_COMMANDS: return argv
-    converted = argv[:start + 1]
+    converted, manifest = argv[:start + 1], []
     for arg in argv[start + 1:]:
         match = _re_sweep_arg.fullmatch(arg)
-        converted += ['--set', f'{match.group(1).replace("__", ".")}={match.group(2)}'] if match else [arg]
-    return converted
+        if arg.startswith('--manifest='): manifest = [arg[len('--manifest='):]]
+        else: converted += ['--set', f'{match.group(1).replace("__", ".")}={match.group(2)}'] if match else [arg]
+    return converted[:start + 1] + manifest + converted[start + 1:]
 
 def parse_args(argv) -> argparse.Namespace:
     "Parse `argv`; `UsageError` on bad arguments."
@@ -251,7 +262,9 @@ def cli_check(args) -> int:
 GRID_STAGES = ('source', 'vae', 'dwp', 'markov')
 
 def load_grid(path) -> tuple:
-    "Read a grid spec; return (stage, base manifest, list of override dicts). Errors name the file and key."
+    """Read a grid spec (JSON) or a W&B grid sweep (`.yaml`, see `load_sweep`); return (stage, base manifest, list of override
+    dicts, list of the stage arguments of each point). Errors name the file and key."""
+    if Path(path).suffix in ('.yaml', '.yml'): return load_sweep(path)
     spec = read_json(path)
     if not isinstance(spec, dict): raise SpecError(f'{path}: a grid spec is a JSON object')
     for key in ('stage', 'manifest', 'grid'):
@@ -261,12 +274,84 @@ def load_grid(path) -> tuple:
     base = load_manifest(Path(path).parent/spec['manifest'], validate=False)
     try: runs = expand_grid(spec['grid'])
     except SpecError as exc: raise SpecError(f'{path}: grid.{exc}') from None
-    return spec['stage'], base, runs
+    return spec['stage'], base, runs, [{} for _ in runs]
 
-def point_argv(stage: str, run_dir: Path, seed: int) -> list:
-    "The command line of one grid point: the stage on its `manifest.json`, into its directory, with its seed, resuming an unfinished run."
+SWEEP_PROGRAMS = {'dwp.py': 'dwp', 'vae.py': 'vae', 'source.py': 'source'}   # the original's scripts (experiments/*.py)
+SWEEP_ARGUMENTS = ('priors', 'init', 'tags', 'order', 'target')              # stage arguments, not manifest keys
+
+def sweep_stage(sweep: dict, path) -> str:
+    "The stage a sweep runs: the first stage word of its `command` (`[markovdwp, dwp, ${args}]`), else its `program` (the original's `dwp.py`)."
+    if sweep.get('command') is not None:
+        words = [str(word) for word in sweep['command']] if isinstance(sweep['command'], list) else []
+        stage = next((word for word in words if word in GRID_STAGES), None)
+        if stage is None: raise SpecError(f'{path}: command: names none of the stages {", ".join(GRID_STAGES)}, got {sweep["command"]!r}')
+        return stage
+    program = Path(str(sweep.get('program', ''))).name
+    if program not in SWEEP_PROGRAMS:
+        raise SpecError(f'{path}: program: expected one of the original\'s {", ".join(SWEEP_PROGRAMS)} or a command naming a stage, '
+                        f'got {sweep.get("program")!r}')
+    return SWEEP_PROGRAMS[program]
+
+def load_sweep(path) -> tuple:
+    """A W&B grid sweep (YAML: the original project's `experiments/sweeps/*.yaml`, or one that runs `markovdwp`) as a grid:
+    (stage, base manifest, override dicts, stage arguments per point). Its `parameters` are the agent's arguments: `manifest`
+    the base manifest (a path from the current directory, as the agent runs it), `a__b__c` the manifest key path a.b.c (a key may
+    hold dots), `priors`, `init`, `tags` and `order` the stage's arguments (`target` is the grid's own), any other name a
+    top-level manifest key. Only `method: grid` runs offline."""
+    import yaml
+    try: sweep = yaml.safe_load(Path(path).read_text())   # safe_load: a sweep file builds no objects
+    except yaml.YAMLError as exc: raise SpecError(f'{path}: not a YAML sweep: {" ".join(str(exc).split())}') from None
+    if not isinstance(sweep, dict): raise SpecError(f'{path}: a sweep is a YAML mapping')
+    if sweep.get('method') != 'grid':
+        raise SpecError(f'{path}: method: {sweep.get("method")!r}: only grid sweeps run offline (random and bayes need the W&B server)')
+    parameters = sweep.get('parameters')
+    if not isinstance(parameters, dict) or not parameters: raise SpecError(f'{path}: parameters: expected a mapping of parameters')
+    stage, axes = sweep_stage(sweep, path), []
+    for name, spec in parameters.items():
+        if not isinstance(spec, dict) or len({'value', 'values'} & set(spec)) != 1:
+            raise SpecError(f'{path}: parameters.{name}: expected one of value or values (a grid sweep has no distributions)')
+        values = spec['values'] if 'values' in spec else [spec['value']]
+        if not isinstance(values, list) or not values: raise SpecError(f'{path}: parameters.{name}.values: expected a non-empty list')
+        if name in ('priors', 'init') and stage != 'dwp' and values != [None]:
+            raise SpecError(f'{path}: parameters.{name}: only the dwp stage takes --{name}')
+        axes.append([(name, value) for value in values])
+    manifests = [value for name, value in (axis[0] for axis in axes) if name == 'manifest']
+    if not manifests: raise SpecError(f'{path}: parameters.manifest: missing (the base manifest of the sweep)')
+    if len(parameters['manifest'].get('values', [None])) > 1: raise SpecError(f'{path}: parameters.manifest: one base manifest per sweep')
+    base = load_manifest(manifests[0], validate=False)
+    runs, arguments = [], []
+    for point in itertools.product(*axes):
+        overrides, stage_args = {}, {}
+        for name, value in point:
+            if name == 'manifest': continue
+            if name in SWEEP_ARGUMENTS:
+                if name != 'target' and value is not None: stage_args[name] = value
+                continue
+            *parents, leaf = name.split('__')
+            node = overrides
+            for key in parents: node = node.setdefault(key, {})
+            node[leaf] = value
+        runs.append(overrides); arguments.append(stage_args)
+    return stage, base, runs, arguments
+
+def point_manifest(stage: str, base: dict, overrides: dict, arguments: dict) -> dict:
+    "The manifest of one grid point: `base` with its `overrides`, and for the dwp stage its `priors` and `init` arguments written in."
+    manifest = merge(base, overrides)
+    if stage == 'dwp' and (arguments.get('priors') is not None or arguments.get('init') is not None):
+        from markovdwp_nb.bnn import apply_overrides
+        manifest = apply_overrides(manifest, arguments.get('priors'), arguments.get('init'))
+    return manifest
+
+def point_argv(stage: str, run_dir: Path, seed: int, arguments: dict | None = None) -> list:
+    """The command line of one grid point: the stage on its `manifest.json`, into its directory, with its seed, resuming an
+    unfinished run; a sweep point's `tags` and `order` as the stage's `--tags` and `--order`."""
     resume = ['--resume'] if stage in ('source', 'vae', 'markov') else []  # the dwp stage resumes in its directory by itself
-    return [stage, str(run_dir/'manifest.json'), '--target', str(run_dir), '--seed', str(seed), *resume]
+    arguments, extra = arguments or {}, []
+    if arguments.get('tags'):
+        tags = arguments['tags']
+        extra += ['--tags', tags if isinstance(tags, str) else ','.join(map(str, tags))]
+    if arguments.get('order') is not None: extra += ['--order', str(arguments['order'])]
+    return [stage, str(run_dir/'manifest.json'), '--target', str(run_dir), '--seed', str(seed), *resume, *extra]
 
 def point_metrics(stage: str, run_dir: Path) -> dict:
     "The final numbers of a finished grid point: the stage's held-out scores (what a sweep compares)."
@@ -291,8 +376,8 @@ def _flat(overrides: dict, prefix: str = '') -> dict:
 def write_grid_table(records: list, target: Path, stage: str):
     "`grid.csv` (one row per point: run, seed, status, seconds, each override, each final number) and `grid.png` (the first number per point)."
     import csv
-    rows = [{'run': r['run'], 'seed': r.get('seed'), 'status': r['status'], 'seconds': r.get('seconds'), **_flat(r['overrides']),
-             **r.get('metrics', {})} for r in records]
+    rows = [{'run': r['run'], 'seed': r.get('seed'), 'status': r['status'], 'seconds': r.get('seconds'), **r.get('arguments', {}),
+             **_flat(r['overrides']), **r.get('metrics', {})} for r in records]
     columns = list(dict.fromkeys(key for row in rows for key in row))
     with open(target/'grid.csv', 'w', newline='') as file:
         writer = csv.DictWriter(file, columns)
@@ -302,7 +387,7 @@ def write_grid_table(records: list, target: Path, stage: str):
     import matplotlib; matplotlib.use('Agg')
     from matplotlib import pyplot as plt
     metric = next(iter(scored[0]['metrics']))
-    labels = [', '.join(f'{k}={v}' for k, v in _flat(r['overrides']).items()) or r['run'] for r in scored]
+    labels = [', '.join(f'{k}={v}' for k, v in {**r.get('arguments', {}), **_flat(r['overrides'])}.items()) or r['run'] for r in scored]
     figure, axis = plt.subplots(figsize=(max(4, 0.6 * len(scored) + 2), 3.5))
     axis.bar(range(len(scored)), [r['metrics'][metric] for r in scored], color='tab:blue')
     axis.set_xticks(range(len(scored)), labels, rotation=30, ha='right', fontsize=8)
@@ -328,13 +413,15 @@ def cli_grid(args) -> int:
     """`markovdwp grid GRID`: write the manifest of every grid point and run the unfinished ones, each in its own process with its
     own seed, `len(--devices)` at a time (local processes or Ray tasks); record each point and write grid.json, grid.csv and grid.png."""
     from markovdwp_nb.zoo import check_local_devices, device_of, local_results, ray_results, zoo_seeds  # the zoo's runners
-    stage, base, runs = load_grid(args.grid)
+    stage, base, runs, arguments = load_grid(args.grid)
     target = Path(args.target) if args.target else Path(args.grid).with_suffix('')
     manifests = []
-    for i, overrides in enumerate(runs):  # validate all before running any
-        manifest = merge(base, overrides)
-        try: validate_manifest(manifest, stage)
-        except SpecError as exc: raise SpecError(f'{args.grid}: run {i} ({json.dumps(overrides)}): {exc}') from None
+    for i, (overrides, point_args) in enumerate(zip(runs, arguments)):  # validate all before running any
+        label = json.dumps({**point_args, **overrides})
+        try:
+            manifest = point_manifest(stage, base, overrides, point_args)
+            validate_manifest(manifest, stage)
+        except SpecError as exc: raise SpecError(f'{args.grid}: run {i} ({label}): {exc}') from None
         manifests.append(manifest)
     devices = [device_of(slot) for slot in args.devices]
     if args.backend == 'local': check_local_devices(devices)
@@ -346,26 +433,26 @@ def cli_grid(args) -> int:
         done = None if args.dry_run else _finished(run_dir, manifest)
         if done is not None:
             records[i] = {**done, 'skipped': True}
-            print(f'{run_dir}: {json.dumps(overrides)} done before, skipped')
+            print(f'{run_dir}: {json.dumps({**arguments[i], **overrides})} done before, skipped')
             continue
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir/'manifest.json').write_text(json.dumps(manifest, indent=2))
         if args.dry_run:
-            records[i] = {'run': run_dir.name, 'overrides': overrides, 'seed': seeds[i], 'status': None}
-            print(f'{run_dir}: {json.dumps(overrides)} written')
+            records[i] = {'run': run_dir.name, 'overrides': overrides, 'arguments': arguments[i], 'seed': seeds[i], 'status': None}
+            print(f'{run_dir}: {json.dumps({**arguments[i], **overrides})} written')
         else: jobs.append({'index': i, 'seed': seeds[i], 'snapshot': str(run_dir), 'log': str(run_dir/'log.txt'),
-                           'argv': point_argv(stage, run_dir, seeds[i])})
+                           'argv': point_argv(stage, run_dir, seeds[i], arguments[i])})
     results = (local_results(jobs, None, devices) if args.backend == 'local'
                else ray_results(jobs, None, devices, args.address)) if jobs else ()
     for result in results:
         i, run_dir = result['index'], target/f'run-{result["index"]:03d}'
-        record = {'run': run_dir.name, 'overrides': runs[i], 'seed': result['seed'], 'status': result['exit_code'],
+        record = {'run': run_dir.name, 'overrides': runs[i], 'arguments': arguments[i], 'seed': result['seed'], 'status': result['exit_code'],
                   **{key: result[key] for key in ('seconds', 'device', 'host', 'started', 'ended') if key in result}}
         if record['status'] == 0: record['metrics'] = point_metrics(stage, run_dir)
         else: record['message'] = result.get('message', '')
         (run_dir/'run.json').write_text(json.dumps(record, indent=2))
         records[i] = record
-        print(f'{run_dir}: {json.dumps(runs[i])} exit {record["status"]}' + (f' ({record["message"]})' if record['status'] else ''))
+        print(f'{run_dir}: {json.dumps({**arguments[i], **runs[i]})} exit {record["status"]}' + (f' ({record["message"]})' if record['status'] else ''))
     target.mkdir(parents=True, exist_ok=True)
     (target/'grid.json').write_text(json.dumps({'stage': stage, 'base_seed': base_seed, 'runs': records}, indent=2))
     if not args.dry_run: write_grid_table(records, target, stage)

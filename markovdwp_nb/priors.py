@@ -13,7 +13,7 @@ from torch.distributions import Distribution, Independent, Normal, kl_divergence
 from fastcore.basics import patch
 
 from .spec import SpecError, check_count, resolve
-from .nn import BayesianLayer, GaussianLayer, VDLayer
+from .nn import BayesianLayer, GaussianLayer, TruncatedVDLayer, VDLayer
 from .vae import load_vae
 from .markov import MarkovDWP, is_markov_file, load_markov
 
@@ -69,9 +69,9 @@ class StandardNormalPrior(WeightPrior):
 class LogUniformPrior(WeightPrior):
     "The improper log-uniform prior of sparse variational dropout; the penalty is the VD layer's KL approximation."
     def check_layer(self, module, name=None):
-        if not isinstance(module, VDLayer):
+        if not isinstance(module, (VDLayer, TruncatedVDLayer)):
             raise TypeError(f'{layer_label(module, name)}: LogUniformPrior needs a variational dropout layer '
-                            f'(Conv2dVD, LinearVD), got {type(module).__name__}')
+                            f'(Conv2dVD, LinearVD, Conv2dVDTruncated, LinearVDTruncated), got {type(module).__name__}')
         return module
 
     def penalty(self, module): return self.check_layer(module).penalty('sum')

@@ -11,13 +11,14 @@ from pathlib import Path
 # %% auto #0
 __all__ = ['DEFAULT_MODULES', 'DENIED', 'DENIED_EXCEPT', 'SPEC_BASES', 'ALIASES', 'BASE_FIELDS', 'MANIFEST_FIELDS',
            'OPTIONAL_FIELDS', 'RESAMPLING_KINDS', 'TRAINER_KEYS', 'IGNORED_TRAINER_KEYS', 'FEED_KEYS', 'STAGE_CHECKS',
-           'STAGE_MODULES', 'MAX_DEPTH', 'UserError', 'UsageError', 'SpecError', 'allowed_modules', 'allow_modules',
-           'revoke_modules', 'register_spec', 'unregister_spec', 'qualname', 'check_spec_string', 'get_class',
-           'get_instance', 'from_spec', 'strip_json_comments', 'substitute_env', 'manifest_kind', 'did_you_mean',
-           'check_keys', 'check_number', 'check_count', 'check_trainer', 'named_keywords', 'keyword_names',
-           'check_arguments', 'feed_settings', 'feed_loader', 'stage_check', 'validate_manifest', 'check_vae_section',
-           'options_of', 'resolve', 'set_path', 'override', 'parse_assignment', 'apply_assignments', 'read_json',
-           'load_manifest', 'flatten', 'unflatten', 'propagate', 'expand_grid', 'merge', 'fix_randomness']
+           'STAGE_MODULES', 'ANNEAL_KEYS', 'ANNEAL_FORMAT', 'MAX_DEPTH', 'UserError', 'UsageError', 'SpecError',
+           'allowed_modules', 'allow_modules', 'revoke_modules', 'register_spec', 'unregister_spec', 'qualname',
+           'check_spec_string', 'get_class', 'get_instance', 'from_spec', 'strip_json_comments', 'substitute_env',
+           'manifest_kind', 'did_you_mean', 'check_keys', 'check_number', 'check_count', 'check_trainer',
+           'named_keywords', 'keyword_names', 'check_arguments', 'feed_settings', 'feed_loader', 'stage_check',
+           'validate_manifest', 'check_vae_section', 'options_of', 'anneal_point', 'check_anneal', 'anneal_value',
+           'resolve', 'set_path', 'override', 'parse_assignment', 'apply_assignments', 'read_json', 'load_manifest',
+           'flatten', 'unflatten', 'propagate', 'expand_grid', 'merge', 'fix_randomness']
 
 # %% ../nbs/00_spec.ipynb #68d0d78a
 class UserError(Exception):
@@ -521,6 +522,30 @@ def options_of(manifest: dict) -> dict:
     options = manifest.get('options')
     return options if isinstance(options, dict) else {}
 
+
+# %% ../nbs/00_spec.ipynb #3fcf1466
+ANNEAL_KEYS = ('mode', 'p0', 'p1')
+ANNEAL_FORMAT = '{"mode": "anneal", "p0": [t0, v0], "p1": [t1, v1]}'
+
+def anneal_point(point, where: str) -> tuple:
+    "`(t, v)` of a schedule point `[t, v]`: a finite epoch and a finite value >= 0; a `SpecError` naming `where` otherwise."
+    if not isinstance(point, (list, tuple)) or len(point) != 2: raise SpecError(f'{where}: expected [epoch, value], got {point!r}')
+    return float(check_number(point[0], f'{where}[0]')), float(check_number(point[1], f'{where}[1]', minimum=0))
+
+def check_anneal(schedule, where: str = 'schedule') -> tuple:
+    "The points `((t0, v0), (t1, v1))` of the seed's anneal `schedule` (`p0` defaults to `[0, 0]`); a `SpecError` naming the key otherwise."
+    if not isinstance(schedule, dict): raise SpecError(f'{where}: expected {ANNEAL_FORMAT}, got {schedule!r}')
+    check_keys(schedule, ANNEAL_KEYS, where, 'key of an anneal schedule')
+    if schedule.get('mode') != 'anneal': raise SpecError(f'{where}.mode: expected "anneal", got {schedule.get("mode")!r}')
+    if 'p1' not in schedule: raise SpecError(f'{where}.p1: missing (the point [t1, v1] the schedule moves to)')
+    start, end = (anneal_point(schedule.get(key, [0, 0]), f'{where}.{key}') for key in ('p0', 'p1'))
+    if start[0] == end[0]: raise SpecError(f'{where}: p0 and p1 lie at the same epoch {start[0]:g}')
+    return start, end
+
+def anneal_value(points, t: float) -> float:
+    "The value at `t` of the schedule through `points = ((t0, v0), (t1, v1))`: linear between them, flat outside."
+    (t0, v0), (t1, v1) = points
+    return v0 + min(1.0, max(0.0, (t - t0) / (t1 - t0))) * (v1 - v0)
 
 # %% ../nbs/00_spec.ipynb #d5c79ac3
 def resolve(table: dict, path: str = '') -> dict:

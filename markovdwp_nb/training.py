@@ -355,8 +355,10 @@ def start_wandb(manifest: dict, directory=None, mode: str = 'offline', project: 
                       settings=wandb.Settings(silent=True, console='off', save_code=False))
 
 def wandb_args(args) -> dict:
-    "The `--project` and `--tags` of a stage's command line, as keywords of its `train_*` function."
-    return {'project': getattr(args, 'project', None), 'tags': tuple(getattr(args, 'tags', None) or ())}
+    "The `--project` and `--tags` of a stage's command line (with `order-N` for `--order N`), as keywords of its `train_*` function."
+    order = getattr(args, 'order', None)
+    return {'project': getattr(args, 'project', None),
+            'tags': tuple(getattr(args, 'tags', None) or ()) + (() if order is None else (f'order-{order}',))}
 
 @contextlib.contextmanager
 def wandb_logging(learn, manifest: dict, directory=None, mode: str = 'offline', project: str = WANDB_PROJECT, run_id: str | None = None,

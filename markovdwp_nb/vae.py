@@ -14,8 +14,8 @@ import yaml
 from torch import nn
 from torch.distributions import Distribution, Independent, MultivariateNormal, Normal, kl_divergence
 
-from .spec import (SpecError, check_vae_section, did_you_mean, from_spec, get_class, keyword_names, named_keywords,
-                               options_of)
+from .spec import (ANNEAL_FORMAT, SpecError, anneal_value, check_anneal, check_vae_section, did_you_mean, from_spec, get_class,
+                               keyword_names, named_keywords, options_of)
 from .snapshot import SnapshotError, load_state, normalize_snapshot, read_torch_file, writing_to
 from .distributions import TRIP, VAMP
 
@@ -466,15 +466,11 @@ def load_seed_vae(path) -> KernelVAE:
     return seed_vae(read_torch_file(path, 'kernel VAE file'), Path(path))
 
 # %% ../nbs/08_vae.ipynb #c84f50b3
-def beta_schedule(beta, step: int) -> float:
-    "The KL weight at training `step`: a number, or `{'mode': 'anneal', 'p0': [t0, v0], 'p1': [t1, v1]}` linear from v0 to v1."
+def beta_schedule(beta, epoch: int) -> float:
+    "The KL weight in training `epoch` (from 0): a number, or the original's `{'mode': 'anneal', 'p0': [t0, v0], 'p1': [t1, v1]}`."
     if isinstance(beta, (int, float)) and not isinstance(beta, bool): return float(beta)
-    if not isinstance(beta, dict) or beta.get('mode') != 'anneal' or not {'p0', 'p1'} <= set(beta):
-        raise SpecError(f'options.beta: expected a number or {{"mode": "anneal", "p0": [t0, v0], "p1": [t1, v1]}}, got {beta!r}')
-    (t0, v0), (t1, v1) = beta['p0'], beta['p1']
-    if t1 <= t0: raise SpecError(f'options.beta: p1 must come after p0, got {beta!r}')
-    progress = min(max((step - t0) / (t1 - t0), 0.0), 1.0)
-    return float(v0 + progress * (v1 - v0))
+    if not isinstance(beta, dict): raise SpecError(f'options.beta: expected a number or {ANNEAL_FORMAT}, got {beta!r}')
+    return float(anneal_value(check_anneal(beta, 'options.beta'), epoch))
 
 # %% ../nbs/08_vae.ipynb #04987fde
 def as_slices(vae, input: torch.Tensor) -> torch.Tensor:
@@ -523,7 +519,7 @@ class SGVBRuntime(KernelVAE):
         if options: raise SpecError(f'options.{sorted(options)[0]}: not an option of {type(self).__name__}')
         if not isinstance(n_draws, int) or n_draws < 1: raise SpecError(f'options.n_draws: expected a positive int, got {n_draws!r}')
         beta_schedule(beta, 0)
-        self.beta, self.lr, self.n_draws, self.step = beta, lr, n_draws, 0
+        self.beta, self.lr, self.n_draws, self.epoch = beta, lr, n_draws, 0
 
     def kl(self, posterior, z: torch.Tensor) -> torch.Tensor:
         "KL(q || p) per item: closed form for a Gaussian prior, else the Monte-Carlo mean over the draws `z`."
@@ -538,8 +534,8 @@ class SGVBRuntime(KernelVAE):
         return {'nll': -self.decoder(z).log_prob(input).mean(0), 'kl': self.kl(posterior, z)}
 
     def loss(self, terms: dict, *targets) -> torch.Tensor:
-        "The batch mean of nll + beta kl, with beta at the current training `step`."
-        return (terms['nll'] + beta_schedule(self.beta, self.step) * terms['kl']).mean()
+        "The batch mean of nll + beta kl, with beta at the current training `epoch`."
+        return (terms['nll'] + beta_schedule(self.beta, self.epoch) * terms['kl']).mean()
 
 # %% ../nbs/08_vae.ipynb #28f84304
 class IWAERuntime(SGVBRuntime):

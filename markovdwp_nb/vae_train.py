@@ -33,7 +33,7 @@ from .training import (FailOnNaN, LinearLRDecay, RecorderColumns, StageRun, WAND
 # %% auto #0
 __all__ = ['EVAL_BATCH', 'EVAL_ITEMS', 'EVAL_BUDGET', 'TRAIN_COST', 'MIN_EVAL_ITEMS', 'SLICE_CMAP', 'EVAL_DRAWS',
            'AUTO_SCALE_ITEMS', 'EVAL_SEED', 'held_out_name', 'cap_workers', 'vae_dataloaders', 'likelihood_bounds',
-           'posterior_means', 'active_units', 'evaluate_vae', 'BetaStep', 'loss_term_names', 'LossTerms', 'eval_plan',
+           'posterior_means', 'active_units', 'evaluate_vae', 'BetaEpoch', 'loss_term_names', 'LossTerms', 'eval_plan',
            'evaluates_after', 'held_out_subset', 'fixed_draws', 'HeldOutLikelihood', 'slice_mosaic', 'slices_figure',
            'latents_figure', 'layer_names', 'figure_image', 'KernelPictures', 'picture_path', 'eval_draws_of',
            'eval_cadence_of', 'check_vae_manifest', 'vae_learner', 'dataset_source', 'check_slice_size',
@@ -114,11 +114,11 @@ def evaluate_vae(vae, batches, n_draws: int = 5000, max_items: int = EVAL_ITEMS,
             'n_slices': n_slices, 'draws': n_draws}
 
 # %% ../nbs/09_vae_train.ipynb #93ee460b
-class BetaStep(Callback):
-    "Before each training batch, set `model.step` (read by the runtime's beta schedule) to the number of training batches before it."
+class BetaEpoch(Callback):
+    "Before each training batch, set `model.epoch` (read by the runtime's beta schedule) to the training epoch."
     order = 1
     def before_batch(self):
-        if self.training: self.learn.model.step = self.epoch * self.n_iter + self.iter
+        if self.training: self.learn.model.epoch = self.epoch
 
 # %% ../nbs/09_vae_train.ipynb #1bfb4a9b
 def loss_term_names(runtime) -> list:
@@ -150,7 +150,7 @@ class LossTerms(RecorderColumns, Callback):
 
     def after_train(self):
         self.column_values.update(self._means('train_'))
-        if self.with_beta: self.column_values['beta'] = beta_schedule(self.learn.model.beta, self.learn.model.step)
+        if self.with_beta: self.column_values['beta'] = beta_schedule(self.learn.model.beta, self.learn.model.epoch)
 
     def after_validate(self): self.column_values.update(self._means('valid_'))
 
@@ -370,7 +370,7 @@ def vae_learner(manifest: dict, runtime=None, dls=None, device=None, where: str 
     dls = vae_dataloaders(manifest, device) if dls is None else dls
     lr = manifest['options'].get('lr', getattr(runtime, 'lr', 1e-3))
     eval_draws, (every, items) = eval_draws_of(manifest['options']), eval_cadence_of(manifest['options'])
-    cbs = [BetaStep(), LossTerms(), HeldOutLikelihood(dls.valid, n_draws=eval_draws, every=every, items=items),
+    cbs = [BetaEpoch(), LossTerms(), HeldOutLikelihood(dls.valid, n_draws=eval_draws, every=every, items=items),
            KernelPictures(dls.valid, path=pictures), LinearLRDecay(lr), FailOnNaN(where)]
     if clip > 0: cbs.append(GradientClip(clip))
     return Learner(dls, runtime, loss_func=runtime.loss, opt_func=partial(Adam, wd=0.0, eps=1e-8), lr=lr, cbs=cbs)
