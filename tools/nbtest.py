@@ -27,6 +27,21 @@ def notebooks(root='nbs', select=()):
         found.append(path)
     return found
 
+TIMES = Path('build')/'nbtest-times.json'   # each notebook's seconds in the last run here
+# where there is no earlier run (a fresh clone): the notebooks known to take longest, so they start first
+SLOW_FIRST = ('14_bnn', '80_demo', '06_zoo', '09_vae_train', 'pipeline', '90_cli', '11_markov', '04_source')
+
+def longest_first(paths):
+    """`paths` ordered by their time in the last run, longest first (else `SLOW_FIRST`, then the rest in order): with a few
+    running at once, the slow ones then overlap the many short ones instead of ending the run alone."""
+    try: last = json.loads(TIMES.read_text())
+    except (OSError, ValueError): last = {}
+    def hint(path):
+        name = str(path)
+        if name in last: return -float(last[name])
+        return next((-1e6 + i for i, stem in enumerate(SLOW_FIRST) if stem in path.stem), 0.0)
+    return sorted(paths, key=hint)
+
 def run_one(path, flags, env):
     "(path, passed, seconds, output, [(cell, seconds, first line), ...]) of one notebook run in a fresh process."
     start = time.time()
@@ -48,15 +63,17 @@ def main():
     if has_gpu(): flags.append('cuda')
     paths = notebooks(select=args.select)
     if not paths: sys.exit('nbtest: no notebooks matched')
+    paths = longest_first(paths)
 
     env = dict(os.environ, WANDB_MODE=os.environ.get('WANDB_MODE', 'offline'),
                OMP_NUM_THREADS=os.environ.get('OMP_NUM_THREADS', str(max(1, (os.cpu_count() or 1)//args.jobs))))
     print(f'nbtest: {len(paths)} notebooks, flags run: {" ".join(flags) or "none"} '
           f'(skipped: {" ".join(f for f in ("slow", "cuda") if f not in flags) or "none"}), {args.jobs} at a time', flush=True)
-    start, failed, timed = time.time(), [], []
+    start, failed, timed, seconds_of = time.time(), [], [], {}
     with ThreadPoolExecutor(args.jobs) as pool:
         for path, ok, secs, output, cells in pool.map(lambda p: run_one(p, flags, env), paths):
             print(f'{"PASS" if ok else "FAIL"}  {path}  ({secs:.0f}s)', flush=True)
+            seconds_of[str(path)] = round(secs, 1)
             timed += [(seconds, path, index, line) for index, seconds, line in cells]
             if not ok:
                 failed.append(path)
@@ -65,6 +82,11 @@ def main():
     for seconds, path, index, line in sorted(timed, key=lambda t: -t[0])[:args.slowest]:
         print(f'  {seconds:6.1f}s  {path.name} cell {index}: {line}')
     print(f'nbtest: finished in {time.time()-start:.0f}s' + (''.join(f'\n  failed: {p}' for p in failed)))
+    try:
+        TIMES.parent.mkdir(exist_ok=True)
+        earlier = json.loads(TIMES.read_text()) if TIMES.exists() else {}
+        TIMES.write_text(json.dumps({**earlier, **seconds_of}, indent=1))
+    except (OSError, ValueError): pass   # only an ordering hint
     print(f'{len(paths)-len(failed)} passed, {len(failed)} failed')
     sys.exit(1 if failed else 0)
 
