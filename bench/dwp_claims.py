@@ -145,7 +145,9 @@ def kernel_vae(work: Path, vault: Path, layer: str, size: str, z_dim: int, h_dim
                 'vae': {'encoder': {'cls': f"<class 'markovdwp_nb.vae.Encoder{size}'>", 'h_dim': h_dim},
                         'decoder': {'cls': f"<class 'markovdwp_nb.vae.Decoder{size}'>", 'h_dim': h_dim},
                         'options': {'x_dim': 1, 'z_dim': z_dim, 'scale': 'auto' if scaled else 1.0}},
-                'options': {'lr': 1e-3, 'beta': {'mode': 'anneal', 'p0': [0, 0.0], 'p1': [warmup, 1.0]} if warmup else 1.0,
+                # beta follows the epoch (the original's schedule): `warmup` steps are warmup / batches-per-epoch epochs
+                'options': {'lr': 1e-3, 'beta': {'mode': 'anneal', 'p0': [0, 0.0],
+                                                 'p1': [warmup / math.ceil(min(n_total, n_slices) / batch_size), 1.0]} if warmup else 1.0,
                             'eval_draws': 16, 'wandb': False}}
     start = time.time()
     with quiet(): run = train_vae(manifest, target=path, seed=0, device='cpu')
