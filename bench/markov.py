@@ -38,11 +38,13 @@ from kernel_models import split_vaults, the_zoo, trained_vae
 LAYER = 'features.conv1'
 
 
-def markov_model(vault: Path, held_out: Path, init: Path, work: Path, epochs: int):
-    "Train configs/markov5x5.json from `init` on `vault` (held-out feed: `held_out`), or reuse the model trained from the same manifest."
+def markov_model(vault: Path, held_out: Path, init: Path, work: Path, epochs: int, n_banks: int | None = None):
+    """Train configs/markov5x5.json from `init` on `vault` (held-out feed: `held_out`; `n_banks` banks an epoch instead of the
+    config's), or reuse the model trained from the same manifest."""
     manifest = load_manifest(ROOT/'configs'/'markov5x5.json', kind='markov',
                              env={'VAULT': str(vault), 'HELD_OUT': str(held_out), 'INIT': str(init)})
     manifest['trainer']['max_epochs'] = epochs
+    if n_banks is not None: manifest['dataset']['train']['n_banks'] = n_banks
     manifest['options']['wandb'] = False  # no W&B run for a benchmark
     target = work/f'markov5x5__{LAYER}__e{epochs}.pt'
     if target.exists():
