@@ -131,7 +131,7 @@ def kernel_vae(work: Path, vault: Path, layer: str, size: str, z_dim: int, h_dim
     """Train (or reuse) the SGVB kernel VAE of (a random subset of `n_slices` of) the `size` slices of `layer` in the
     vault with norm >= `min_norm`; `warmup` steps of KL warm-up (beta from 0 to 1) against posterior collapse;
     `scaled`: the networks' `scale` is the standard deviation of the slice entries (unit-scale inputs for the encoder)."""
-    path = work/f'vae{size}__z{z_dim}-h{h_dim}-e{epochs}-n{n_slices}-m{min_norm}-b{batch_size}-w{warmup}{"-s" if scaled else ""}.pt'
+    path = work/f'vae{size}__z{z_dim}-h{h_dim}-e{epochs}-n{n_slices}-m{min_norm}-b{batch_size}-w{warmup}e{"-s" if scaled else ""}.pt'  # e: beta by epoch
     if path.exists(): return path
     from markovdwp_nb.kernels import SingleKernelDataset
     n_total = len(SingleKernelDataset(vault, layer, dim='mio', min_norm=min_norm))

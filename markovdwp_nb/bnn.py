@@ -158,10 +158,10 @@ def check_dwp_manifest(manifest: dict):
     wandb_mode(options, env={})
 
 def log_sigma2_splitter(priors: dict | None, factor: float = 1.0):
-    "`prior_splitter(priors)`, or for `factor` != 1 two groups: everything else with the priors' parameters, and every `log_sigma2`."
+    "`prior_splitter(priors)`, or for `factor` != 1 two groups: everything else with the priors' parameters, and every posterior variance (`log_sigma2`, or `alpha_logit` of truncated VD)."
     if factor == 1.0: return prior_splitter(priors)
     def split(model):
-        log_sigma2 = [p for name, p in model.named_parameters() if name.endswith('log_sigma2') and p.requires_grad]
+        log_sigma2 = [p for name, p in model.named_parameters() if name.endswith(('log_sigma2', 'alpha_logit')) and p.requires_grad]
         ids = {id(p) for p in log_sigma2}
         return [[p for p in trainable_params(model) if id(p) not in ids] + prior_parameters(priors), log_sigma2]
     return split

@@ -5,17 +5,17 @@
 # %% ../nbs/90_cli.ipynb #f6f0041c
 from __future__ import annotations
 
-import argparse, errno, importlib, itertools, json, re, sys, traceback, warnings
+import argparse, ast, copy, errno, importlib, itertools, json, re, sys, traceback, warnings
 from pathlib import Path
 
 from . import __version__
 from .spec import (SpecError, UserError, UsageError, allow_modules, manifest_kind, expand_grid, load_manifest, merge,
-                               read_json, validate_manifest)
+                               read_json, set_path, validate_manifest)
 
 # %% auto #0
 __all__ = ['COMMANDS', 'SWEEP_COMMANDS', 'USER_ERRNOS', 'GRID_STAGES', 'SWEEP_PROGRAMS', 'SWEEP_ARGUMENTS', 'device_arg',
-           'build_parser', 'sweep_assignments', 'parse_args', 'one_line', 'is_user_error', 'main', 'cli_check',
-           'load_grid', 'sweep_stage', 'load_sweep', 'point_manifest', 'point_argv', 'point_metrics',
+           'build_parser', 'agent_value', 'sweep_assignments', 'parse_args', 'one_line', 'is_user_error', 'main',
+           'cli_check', 'load_grid', 'sweep_stage', 'load_sweep', 'point_manifest', 'point_argv', 'point_metrics',
            'write_grid_table', 'cli_grid', 'cli_demo']
 
 # %% ../nbs/90_cli.ipynb #c4976054
@@ -175,20 +175,29 @@ def build_parser() -> argparse.ArgumentParser:
 # %% ../nbs/90_cli.ipynb #ab031136
 SWEEP_COMMANDS = ('source', 'vae', 'markov', 'dwp', 'check')
 _re_sweep_arg = re.compile(r'--([A-Za-z_]\w*(?:__[\w.]+)+)=(.*)', re.S)
+_re_top_key = re.compile(r'--(dataset|resampling|feeds|trainer|model|runtime|vae|markov|options)=(.*)', re.S)
+
+def agent_value(text: str) -> str:
+    """A W&B agent's value as the JSON `--set` reads: the agent writes Python's `str()` of it (`True`, `None`, `[1, 2]`, `'a'`),
+    which is read back with `ast.literal_eval`; JSON and plain strings pass as they are."""
+    try: json.loads(text); return text
+    except ValueError: pass
+    try: return json.dumps(ast.literal_eval(text))
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError): return text
 
 def sweep_assignments(argv) -> list:
     """`argv` with a W&B sweep agent's arguments, after a stage's command word, turned into what they mean:
-    `--dataset__train__train_size=50` (a manifest key path joined by `__`; a key may hold dots, `options__coef__model.kl_div`) is
-    `--set dataset.train.train_size=50`, and `--manifest=PATH` (the original's scripts took the manifest so) is the manifest
-    argument; everything else as it is."""
+    `--dataset__train__train_size=50` (a manifest key path joined by `__`; a key may hold dots, `options__coef__model.kl_div`) and
+    `--runtime=...` (a top-level manifest key) are `--set` assignments of the value (`agent_value`), and `--manifest=PATH` (the
+    original's scripts took the manifest so) is the manifest argument; everything else as it is."""
     argv, start = list(argv), 0
     while start < len(argv) and argv[start].startswith('-'): start += 2 if argv[start] == '--allow-module' else 1  # global options
     if start >= len(argv) or argv[start] not in SWEEP_COMMANDS: return argv
     converted, manifest = argv[:start + 1], []
     for arg in argv[start + 1:]:
-        match = _re_sweep_arg.fullmatch(arg)
+        match = _re_sweep_arg.fullmatch(arg) or _re_top_key.fullmatch(arg)
         if arg.startswith('--manifest='): manifest = [arg[len('--manifest='):]]
-        else: converted += ['--set', f'{match.group(1).replace("__", ".")}={match.group(2)}'] if match else [arg]
+        else: converted += ['--set', f'{match.group(1)}={agent_value(match.group(2))}'] if match else [arg]
     return converted[:start + 1] + manifest + converted[start + 1:]
 
 def parse_args(argv) -> argparse.Namespace:
@@ -317,8 +326,13 @@ def load_sweep(path) -> tuple:
         axes.append([(name, value) for value in values])
     manifests = [value for name, value in (axis[0] for axis in axes) if name == 'manifest']
     if not manifests: raise SpecError(f'{path}: parameters.manifest: missing (the base manifest of the sweep)')
-    if len(parameters['manifest'].get('values', [None])) > 1: raise SpecError(f'{path}: parameters.manifest: one base manifest per sweep')
-    base = load_manifest(manifests[0], validate=False)
+    if len(parameters['manifest'].get('values', [None])) > 1 or not isinstance(manifests[0], str):
+        raise SpecError(f'{path}: parameters.manifest: expected one path, the base manifest of the sweep')
+    try: base = load_manifest(manifests[0], validate=False)
+    except (SpecError, OSError) as exc: raise SpecError(f'{path}: parameters.manifest: {one_line(exc)}') from None
+    for value in parameters.get('order', {}).get('values', [parameters.get('order', {}).get('value')]):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+            raise SpecError(f'{path}: parameters.order: expected whole numbers >= 0 (a replicate index), got {value!r}')
     runs, arguments = [], []
     for point in itertools.product(*axes):
         overrides, stage_args = {}, {}
@@ -327,10 +341,7 @@ def load_sweep(path) -> tuple:
             if name in SWEEP_ARGUMENTS:
                 if name != 'target' and value is not None: stage_args[name] = value
                 continue
-            *parents, leaf = name.split('__')
-            node = overrides
-            for key in parents: node = node.setdefault(key, {})
-            node[leaf] = value
+            set_path(overrides, name.split('__'), copy.deepcopy(value), where=f'{path}: parameters.{name}')
         runs.append(overrides); arguments.append(stage_args)
     return stage, base, runs, arguments
 
@@ -394,11 +405,12 @@ def write_grid_table(records: list, target: Path, stage: str):
     axis.set_ylabel(metric); axis.set_title(f'markovdwp grid: {stage}, {len(scored)} points')
     figure.savefig(target/'grid.png', dpi=100, bbox_inches='tight'); plt.close(figure)
 
-def _finished(run_dir: Path, manifest: dict) -> dict | None:
-    "The record (`run.json`) of a run of `manifest` that ended well in `run_dir`, or None."
+def _finished(run_dir: Path, manifest: dict, arguments: dict | None = None) -> dict | None:
+    "The record (`run.json`) of a run of `manifest` (with the stage `arguments` of a sweep point) that ended well in `run_dir`, or None."
     try:
         record = json.loads((run_dir/'run.json').read_text())
-        same = json.loads((run_dir/'manifest.json').read_text()) == json.loads(json.dumps(manifest))
+        same = (json.loads((run_dir/'manifest.json').read_text()) == json.loads(json.dumps(manifest))
+                and record.get('arguments', {}) == json.loads(json.dumps(arguments or {})))
     except (OSError, ValueError): return None
     return record if same and record.get('status') == 0 else None
 
@@ -430,7 +442,7 @@ def cli_grid(args) -> int:
     records, jobs = [None] * len(runs), []
     for i, (overrides, manifest) in enumerate(zip(runs, manifests)):
         run_dir = target/f'run-{i:03d}'
-        done = None if args.dry_run else _finished(run_dir, manifest)
+        done = None if args.dry_run else _finished(run_dir, manifest, arguments[i])
         if done is not None:
             records[i] = {**done, 'skipped': True}
             print(f'{run_dir}: {json.dumps({**arguments[i], **overrides})} done before, skipped')

@@ -145,7 +145,7 @@ class KernelPrior(WeightPrior):
         return self.kernel_scale
 
     def check_layer(self, module, name=None):
-        if not isinstance(module, BayesianLayer):
+        if not isinstance(module, BayesianLayer) or isinstance(module, TruncatedVDLayer):   # the latter: no free log-variances
             raise TypeError(f'{layer_label(module, name)}: {type(self).__name__} needs a Bayesian conv layer with a variational '
                             f'posterior (Conv2dGaussian), got {type(module).__name__}')
         self.check_shape(module.weight.shape, layer_label(module, name))

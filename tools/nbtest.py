@@ -73,7 +73,7 @@ def main():
     with ThreadPoolExecutor(args.jobs) as pool:
         for path, ok, secs, output, cells in pool.map(lambda p: run_one(p, flags, env), paths):
             print(f'{"PASS" if ok else "FAIL"}  {path}  ({secs:.0f}s)', flush=True)
-            seconds_of[str(path)] = round(secs, 1)
+            if ok and 'slow' not in flags: seconds_of[str(path)] = round(secs, 1)   # the hint: passing runs of the default flags
             timed += [(seconds, path, index, line) for index, seconds, line in cells]
             if not ok:
                 failed.append(path)
