@@ -268,6 +268,11 @@ def record_path(s: Settings, target: Path) -> Path:
     return s.results/'cells'/Path(target).relative_to(s.work/'bnn').with_suffix('.json')
 
 
+def cores() -> int:
+    "The cores this run may use: `OMP_NUM_THREADS` where it is set (a test runner sharing the machine), else all of them."
+    return int(os.environ.get('OMP_NUM_THREADS') or 0) or os.cpu_count() or 1
+
+
 def _train_one(manifest: dict, target: str, record: str, seed: int, threads: int) -> tuple:
     "Worker: one Bayesian net (resumes its checkpoint), then its record; (target, ensemble accuracy or None, seconds, error)."
     torch.set_num_threads(threads)
@@ -301,7 +306,7 @@ def bayes_jobs(s: Settings, vaes: dict, markov: Path, cells, epochs: int) -> lis
 def run_jobs(jobs: list, n_jobs: int, label: str):
     "Run the Bayesian nets of `jobs`, `n_jobs` processes at a time, each with its share of the cores."
     if not jobs: return
-    threads = max(1, (os.cpu_count() or 1) // n_jobs)
+    threads = max(1, cores() // n_jobs)
     log(f'  {label}: {len(jobs)} nets to train, {n_jobs} at a time with {threads} thread(s) each')
     with ProcessPoolExecutor(n_jobs, mp_context=multiprocessing.get_context('spawn')) as pool:
         futures = [pool.submit(_train_one, manifest, target, record, seed, threads) for manifest, target, record, seed in jobs]
@@ -549,7 +554,7 @@ def main(argv=None):
     train = not args.report
     command = 'python bench/claims.py' + ''.join(f' {a}' for a in (argv if argv is not None else sys.argv[1:]))
     started, seconds = time.time(), {}
-    torch.set_num_threads(os.cpu_count() or 1)
+    torch.set_num_threads(cores())
     log(f'claims: {"quick" if s.quick else "full"} run in {s.work}; parts {", ".join(args.parts)}{" (report only)" if args.report else ""}')
 
     log(f'[zoo] {s.n_models} DigitsNets on Fashion-MNIST 0-4 ({s.held_out} held out), their vaults, VAEs and Markov DWP')
