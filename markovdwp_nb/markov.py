@@ -5,7 +5,7 @@
 # %% ../nbs/11_markov.ipynb #3cd33228
 from __future__ import annotations
 
-import copy, math, time, warnings
+import copy, math, time
 from functools import partial
 from pathlib import Path
 
@@ -419,7 +419,7 @@ def markov_dataloaders(manifest: dict, device=None) -> DataLoaders:
     return dls
 
 # %% ../nbs/11_markov.ipynb #48f79aef
-def train_markov(manifest: dict, target=None, seed=None, cbs=(), device=None, tag: str = 'markov', where: str = 'manifest',
+def train_markov(manifest: dict, target=None, seed=None, *, cbs=(), device=None, tag: str = 'markov', where: str = 'manifest',
                  resume: bool = False, project: str | None = None, tags=()) -> StageRun:
     """Train the Markov DWP of `manifest` on `device` with `run_stage`; save it at `target` (a file, or a directory for a unique
     name), resuming an unfinished run of the same manifest there (a file target always, a directory with `resume`). Returns a
@@ -439,7 +439,6 @@ def train_markov(manifest: dict, target=None, seed=None, cbs=(), device=None, ta
 def cli_markov(args) -> int:
     "`markovdwp markov`: train a Markov DWP from a manifest, save it, print the epochs and the held-out bounds."
     manifest = load_manifest(args.manifest, kind='markov', assignments=args.assignments)
-    if args.target is None: warnings.warn('no --target: the trained Markov DWP will not be saved')
     start = time.time()
     run = train_markov(manifest, target=args.target, seed=args.seed, tag=getattr(args, 'tag', None) or 'markov',
                        device=getattr(args, 'device', None), resume=getattr(args, 'resume', False), where=str(args.manifest),

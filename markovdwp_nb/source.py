@@ -5,7 +5,7 @@
 # %% ../nbs/04_source.ipynb #a1cfae59
 from __future__ import annotations
 
-import time, warnings
+import time
 from functools import partial
 
 import torch
@@ -87,7 +87,7 @@ def source_learner(manifest: dict, device=None, where: str = 'manifest') -> Lear
                    lr=options['lr'], metrics=[accuracy], cbs=cbs)
 
 # %% ../nbs/04_source.ipynb #296ad672
-def train_source(manifest: dict, target=None, seed=None, tag: str | None = None, device=None,
+def train_source(manifest: dict, target=None, seed=None, *, tag: str | None = None, device=None,
                  resume: bool = False, where: str = 'manifest', cbs=(), project: str | None = None, tags=()) -> StageRun:
     """Train the source model of `manifest` (plus callbacks `cbs`) on `device` with `run_stage`; save its snapshot to `target`,
     resuming an unfinished run of the same manifest there. Returns a `StageRun` (`model, path = train_source(...)`)."""
@@ -106,7 +106,6 @@ def history_rows(history: list) -> list:
 def cli_source(args) -> int:
     "`markovdwp source`: train one source model from a manifest and save its snapshot."
     manifest = load_manifest(args.manifest, kind='source', assignments=args.assignments)
-    if args.target is None: warnings.warn('no --target: the trained model will not be saved')
     start = time.time()
     run = train_source(manifest, target=args.target, seed=args.seed, tag=args.tag, device=args.device,
                        resume=getattr(args, 'resume', False), where=str(args.manifest), **wandb_args(args))

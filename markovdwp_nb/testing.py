@@ -183,13 +183,14 @@ def cached(name: str, key, build) -> Path:
     return directory
 
 # %% ../nbs/97_testing.ipynb #04c8344b
-_TRAINING_CODE = ('models', 'data', 'training', 'source', 'kernels', 'snapshot')
+_TRAINING_CODE = ('spec', 'models', 'data', 'training', 'source', 'kernels', 'snapshot')
 
 def _code_version() -> str:
-    "A hash of the source of the modules that train a zoo and write a vault."
-    import markovdwp_nb
+    "A hash of the source of the modules that train a zoo and write a vault, and of torch's version."
+    import markovdwp_nb, torch
     here = Path(markovdwp_nb.__file__).parent
-    return hashlib.sha256(b''.join((here/f'{name}.py').read_bytes() for name in _TRAINING_CODE)).hexdigest()[:16]
+    code = b''.join((here/f'{name}.py').read_bytes() for name in _TRAINING_CODE)
+    return hashlib.sha256(code + torch.__version__.encode()).hexdigest()[:16]
 
 def tiny_source_manifest(classes=(0, 1, 2, 3, 4), k: float = 1.0, epochs: int = 2, lr: float = 5e-3) -> dict:
     "The source manifest of a tiny zoo: a `DigitsNet` of width `k` on scikit-learn's digits of `classes`."

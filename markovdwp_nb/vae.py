@@ -62,7 +62,7 @@ class _ELUFunction(torch.autograd.Function):
         return grad * out.clamp(max=0.0).add_(1.0)   # 1 where x > 0, exp(x) = out + 1 where x <= 0
 
 class ELU(nn.ELU):
-    "`nn.ELU` (alpha = 1) with the same values and gradients, 2.5-3.5x faster on CPU (no `expm1`, no `where`)."
+    "`nn.ELU` (alpha = 1) with the same values and gradients, faster on CPU (no `expm1`, no `where`; see bench/results/penalty.md)."
     def forward(self, input: torch.Tensor) -> torch.Tensor:
         if self.alpha != 1.0 or self.inplace: return super().forward(input)
         return _ELUFunction.apply(input)

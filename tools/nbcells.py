@@ -9,7 +9,7 @@ to `build/executed/` (`tools/nbdocs.py`): the documentation site is built from t
 Exit status 0 when every cell ran, 1 otherwise (the traceback on stderr). The last line of stdout is
 `nbcells: <JSON>`, a list of [cell index, seconds, first source line] of the cells that ran: `tools/nbtest.py`
 reads it to print the slowest cells of a test run."""
-import argparse, json, os, sys, time
+import argparse, configparser, json, os, sys, time
 from pathlib import Path
 
 from execnb.shell import CaptureShell
@@ -53,13 +53,19 @@ def run(path: Path, flags: set, save: bool = False) -> tuple:
     return True, times
 
 
+def config_flags() -> list:
+    "The cell flags of settings.ini's `tst_flags`: a flagged cell runs only when its flag is asked for."
+    parser = configparser.ConfigParser()
+    parser.read(Path(__file__).resolve().parents[1]/'settings.ini')
+    return parser['DEFAULT'].get('tst_flags', '').split()
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('notebook')
-    parser.add_argument('--flags', nargs='*', default=[], help='run the cells flagged with these (slow, cuda)')
+    parser.add_argument('--flags', nargs='*', default=[], help='run the cells flagged with these (of settings.ini\'s tst_flags: slow, cuda, fashion)')
     parser.add_argument('--save', action='store_true', help='write the executed notebook, processed for the docs, to build/executed/')
     args = parser.parse_args()
-    known = {'slow', 'cuda'}
+    known = set(config_flags())
     ok, times = run(Path(args.notebook).resolve(), known - set(args.flags), save=args.save)
     print('nbcells: ' + json.dumps(times), flush=True)
     sys.exit(0 if ok else 1)

@@ -14,7 +14,7 @@ from execnb.nbio import read_nb
 from execnb.shell import CaptureShell
 
 NBS, README = Path('nbs'), Path('README.md')
-SKIP_FLAGS = {'slow', 'cuda'}
+SKIP_FLAGS = {'slow', 'cuda', 'fashion'}
 _re_directive = re.compile(r'^\s*#\|\s*(\S+)(.*)$')
 
 def directives(cell) -> dict:
@@ -27,7 +27,7 @@ def directives(cell) -> dict:
     return found
 
 def skipped(cell) -> bool:
-    "Cells nbdev_test does not run: flagged slow or cuda, or `#| eval: false`."
+    "Cells nbdev_test does not run by default: flagged slow, cuda or fashion, or `#| eval: false`."
     flags = directives(cell)
     return bool(SKIP_FLAGS & flags.keys()) or flags.get('eval', '').lower() == 'false'
 
