@@ -5,7 +5,7 @@
 # %% ../nbs/14_bnn.ipynb #86fcf393
 from __future__ import annotations
 
-import json, math, warnings
+import json, math
 from copy import deepcopy
 from functools import partial
 from pathlib import Path
@@ -225,7 +225,7 @@ def results_of(run: StageRun) -> dict:
     return {'manifest': run.config, 'seed': run.seed, 'history': run.history, **run.scores, 'seconds': run.seconds,
             'resumed_at_epoch': run.start_epoch, 'wandb_dir': run.wandb_dir}
 
-def train_dwp(manifest: dict, target=None, seed=None, priors_kind: str | None = None, init: str | None = None,
+def train_dwp(manifest: dict, target=None, seed=None, *, priors_kind: str | None = None, init: str | None = None,
               device=None, cbs=(), where: str = 'manifest', project: str | None = None, tags=()) -> StageRun:
     """Train the Bayesian CNN of `manifest` on `device` with `run_stage`, logged to W&B per `options.wandb`; write `model.pt` and
     then `results.json` (`results_of`) into the directory `target`, resuming the unfinished run of the same manifest there
@@ -261,7 +261,6 @@ def summary(results: dict, target=None) -> str:
 def cli_dwp(args) -> int:
     "`markovdwp dwp MANIFEST [--priors K] [--init I] [--target DIR]`: train a Bayesian CNN, print its summary."
     manifest = load_manifest(args.manifest, kind='dwp', assignments=args.assignments)
-    if args.target is None: warnings.warn('no --target: the results are not saved')
     run = train_dwp(manifest, target=args.target, seed=args.seed, priors_kind=args.priors, init=args.init,
                     device=getattr(args, 'device', None), where=str(args.manifest), **wandb_args(args))
     print(summary(results_of(run), args.target))
