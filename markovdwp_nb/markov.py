@@ -445,8 +445,7 @@ def cli_markov(args) -> int:
                        **wandb_args(args))
     for row in run.history: print(epoch_summary(row, len(run.history)))
     held_out = run.scores['held_out']
-    resumed = f' (resumed after epoch {run.start_epoch})' if run.start_epoch else ''
-    print(f'markovdwp markov: {len(run.history)} epochs{resumed} in {time.time() - start:.0f}s; held-out ELBO '
+    print(f'markovdwp markov: {len(run.history)} epochs{run.resumed} in {time.time() - start:.0f}s; held-out ELBO '
           f'{held_out["elbo"]:.3f}, IWAE {held_out["iwae"]:.3f} nats/slice ({held_out["n_banks"]} banks, {held_out["n_slices"]} slices)'
           + (f'; model {run.path}' if run.path else '') + (f'; W&B run {run.wandb_dir}' if run.wandb_dir else ''))
     return 0

@@ -110,7 +110,6 @@ def cli_source(args) -> int:
     run = train_source(manifest, target=args.target, seed=args.seed, tag=args.tag, device=args.device,
                        resume=getattr(args, 'resume', False), where=str(args.manifest), **wandb_args(args))
     accuracy_ = f', valid accuracy {run.history[-1]["accuracy"]:.4f}' if run.history else ''
-    resumed = f' (resumed after epoch {run.start_epoch})' if run.start_epoch else ''
-    print(f'markovdwp source: trained {type(run.model).__name__} for {len(run.history)} epochs{resumed} in {time.time() - start:.0f}s'
+    print(f'markovdwp source: trained {type(run.model).__name__} for {len(run.history)} epochs{run.resumed} in {time.time() - start:.0f}s'
           f'{accuracy_}' + (f'; snapshot {run.path}' if run.path else '') + (f'; W&B run {run.wandb_dir}' if run.wandb_dir else ''))
     return 0

@@ -418,6 +418,11 @@ class StageRun:
         yield self.model
         yield self.path
 
+    @property
+    def resumed(self) -> str:
+        "' (resumed after epoch N)' for a run that continued an interrupted one, else '': for the stages' summary lines."
+        return f' (resumed after epoch {self.start_epoch})' if self.start_epoch else ''
+
 def _learner_and_config(built, manifest: dict):
     return built if isinstance(built, tuple) else (built, manifest)
 

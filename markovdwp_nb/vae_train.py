@@ -412,7 +412,7 @@ def resolve_scale(manifest: dict, dataset, n_items: int = AUTO_SCALE_ITEMS) -> d
     return manifest
 
 # %% ../nbs/09_vae_train.ipynb #fed31c68
-def train_vae(manifest: dict, target=None, seed=None, cbs=(), device=None, tag: str = 'vae', where: str = 'manifest',
+def train_vae(manifest: dict, target=None, seed=None, *, cbs=(), device=None, tag: str = 'vae', where: str = 'manifest',
               resume: bool = False, project: str | None = None, tags=()) -> StageRun:
     """Train the kernel VAE of `manifest` (plus callbacks `cbs`) on `device` with `run_stage`; save its checkpoint and pictures at
     `target`, resuming an unfinished run of the same manifest there (a file target always, a directory with `resume`). Returns a
@@ -441,14 +441,12 @@ def epoch_summary(row: dict, n_epochs: int) -> str:
 def cli_vae(args) -> int:
     "`markovdwp vae`: train one kernel VAE from a manifest and save its checkpoint."
     manifest = load_manifest(args.manifest, kind='vae', assignments=args.assignments)
-    if args.target is None: warnings.warn('no --target: the trained VAE will not be saved')
     start = time.time()
     run = train_vae(manifest, target=args.target, seed=args.seed, tag=getattr(args, 'tag', None) or 'vae',
                     device=getattr(args, 'device', None), resume=getattr(args, 'resume', False), where=str(args.manifest),
                     **wandb_args(args))
     for row in run.history: print(epoch_summary(row, len(run.history)))
-    resumed = f' (resumed after epoch {run.start_epoch})' if run.start_epoch else ''
-    print(f'markovdwp vae: trained {type(run.model).__name__} for {len(run.history)} epochs{resumed} in {time.time() - start:.0f}s'
+    print(f'markovdwp vae: trained {type(run.model).__name__} for {len(run.history)} epochs{run.resumed} in {time.time() - start:.0f}s'
           + (f'; checkpoint {run.path}' if run.path else '') + (f'; W&B run {run.wandb_dir}' if run.wandb_dir else ''))
     return 0
 
