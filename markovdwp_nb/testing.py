@@ -11,6 +11,7 @@ from unittest import mock
 
 import numpy as np
 import torch
+from fastai.callback.core import Callback
 from sklearn.utils import check_random_state
 from torchvision import datasets
 
@@ -18,7 +19,7 @@ from torchvision import datasets
 __all__ = ['CIFAR10_NAMES', 'TINY_SHAPES', 'MNIST_FOLDERS', 'CACHE_ENV', 'Py2Str', 'Py2Pickler', 'py2_dict', 'dump_py2_pickle',
            'cifar_batch', 'write_cifar', 'idx_bytes', 'write_mnist', 'synthetic_images', 'write_svhn', 'write_tiny',
            'md5_of', 'local_checksums', 'dependent_banks', 'test_cache', 'cached', 'tiny_source_manifest', 'tiny_zoo',
-           'tiny_vault']
+           'tiny_vault', 'Crash', 'Poison']
 
 # %% ../nbs/97_testing.ipynb #30c1d367
 class Py2Str(bytes):
@@ -221,3 +222,29 @@ def tiny_vault(n_models: int = 10, seed: int = 100, **manifest) -> Path:
         collect_kernels(directory/'zoo')
         shutil.rmtree(directory/'zoo')
     return cached('vault', {'zoo': zoo.name}, build)/'kernels__zoo'
+
+# %% ../nbs/97_testing.ipynb #0df6d56a
+class Crash(Callback):
+    """Raise `error` (default `RuntimeError('killed')`) in training epoch `epoch` (from 0): at its start, at its batch `iteration`,
+    or with `after`, once the epoch and the callbacks before this one (the checkpoint) are done."""
+    def __init__(self, epoch: int = 1, iteration: int | None = None, error: BaseException | None = None, after: bool = False):
+        self.at_epoch, self.at_iteration, self.after = epoch, iteration, after
+        self.error = RuntimeError('killed') if error is None else error
+        if after: self.order = 100   # after EpochCheckpoint
+    def before_epoch(self):
+        if not self.after and self.at_iteration is None and self.epoch == self.at_epoch: raise self.error
+    def before_batch(self):
+        if self.at_iteration is not None and self.training and (self.epoch, self.iter) == (self.at_epoch, self.at_iteration):
+            raise self.error
+    def after_epoch(self):
+        if self.after and self.epoch == self.at_epoch: raise self.error
+
+class Poison(Callback):
+    "Fill `parameters(model)` (default: every parameter) with NaN at training batch `iteration` of epoch `epoch`: a diverging run."
+    order = 0
+    def __init__(self, epoch: int = 1, iteration: int = 0, parameters=None):
+        self.at_epoch, self.at_iteration, self.parameters = epoch, iteration, parameters or (lambda model: model.parameters())
+    def before_batch(self):
+        if self.training and (self.epoch, self.iter) == (self.at_epoch, self.at_iteration):
+            with torch.no_grad():
+                for parameter in self.parameters(self.learn.model): parameter.fill_(float('nan'))
