@@ -4,7 +4,8 @@
 #               notebooks and the library agree, run every notebook as a test, then
 #               build the documentation site from those runs and check it in Chromium
 #   make docs   build the site (docs/) offline; runs only the notebooks changed since the last test run
-# SLOW=1 also runs the cells flagged `#| slow`; `#| cuda` cells run when torch sees a GPU.
+# SLOW=1 also runs the cells flagged `#| slow`; `#| cuda` cells run when torch sees a GPU,
+# `#| fashion` cells where Debian's Fashion-MNIST is installed.
 # demo, test and docs first install Debian's Fashion-MNIST (dataset-fashion-mnist) when it
 # is missing and this runs as root on Debian; elsewhere they go on without it.
 
@@ -20,7 +21,7 @@ PIP    = $(BIN)/python -m pip install --quiet 2> >(grep -v "^WARNING: Location '
 .PHONY: demo test sync export clean-nbs readme docs check-site chromium bench install dev clean help fashion-mnist
 
 help:
-	@sed -n '2,9p' Makefile
+	@sed -n '2,10p' Makefile
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

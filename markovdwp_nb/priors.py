@@ -19,8 +19,8 @@ from .markov import MarkovDWP, is_markov_file, load_markov
 
 # %% auto #0
 __all__ = ['LOG_2PI_E', 'PRIOR_KINDS', 'PRIOR_SPEC_KEYS', 'layer_label', 'WeightPrior', 'StandardNormalPrior', 'LogUniformPrior',
-           'gaussian_entropy', 'standard_normal', 'check_kernel_scale', 'default_init_std', 'KernelPrior',
-           'ImplicitSlicePrior', 'slice_chunks', 'ChunkedSliceSum', 'MarkovPrior', 'load_markov_prior',
+           'gaussian_entropy', 'standard_normal', 'check_prior_kind', 'check_kernel_scale', 'default_init_std',
+           'KernelPrior', 'ImplicitSlicePrior', 'slice_chunks', 'ChunkedSliceSum', 'MarkovPrior', 'load_markov_prior',
            'learned_latent_prior', 'load_prior', 'check_prior_spec', 'load_prior_spec', 'check_prior_specs',
            'load_priors', 'check_priors']
 
@@ -94,6 +94,11 @@ def standard_normal(event_shape, like: torch.Tensor) -> Independent:
 # %% ../nbs/12_priors.ipynb #955c1139
 PRIOR_KINDS = ('trainable', 'fixed', 'collapsed')
 
+def check_prior_kind(kind, where: str = 'kind') -> str:
+    "`kind` if it is one of `PRIOR_KINDS` (the auxiliary distribution of an implicit prior); a `SpecError` naming `where` otherwise."
+    if kind not in PRIOR_KINDS: raise SpecError(f'{where}: expected one of {", ".join(PRIOR_KINDS)}, got {kind!r}')
+    return kind
+
 def check_kernel_scale(value, where: str = 'kernel_scale') -> float | str:
     "`value` as a gauge factor: a positive finite number, `'source'` (1, the source kernels' own size) or `'init'` (kept, resolved per layer)."
     if value == 'source': return 1.0
@@ -157,7 +162,7 @@ class ImplicitSlicePrior(KernelPrior):
                  n_draws_q: int = 1, n_draws_r: int = 1, n_slices: int | None = None, latent_prior=None,
                  chunk_size: int | None = 2048):
         super().__init__()
-        if kind not in PRIOR_KINDS: raise SpecError(f'kind: expected one of {", ".join(PRIOR_KINDS)}, got {kind!r}')
+        check_prior_kind(kind)
         if kind != 'collapsed' and encoder is None: raise SpecError(f'kind={kind!r}: the encoder r(z | w) is missing')
         if tuple(decoder.event_shape)[0] != 1:
             raise SpecError(f'ImplicitSlicePrior: the decoder models {tuple(decoder.event_shape)} items; slices have one channel')
@@ -308,7 +313,7 @@ class MarkovPrior(KernelPrior):
     def __init__(self, model: MarkovDWP, kind: str = 'trainable', n_draws_q: int = 1, n_draws_r: int = 1, **options):
         super().__init__()
         if options: raise SpecError(f'{sorted(options)[0]}: not an option of a Markov DWP prior (expected kind, n_draws_q, n_draws_r)')
-        if kind not in PRIOR_KINDS: raise SpecError(f'kind: expected one of {", ".join(PRIOR_KINDS)}, got {kind!r}')
+        check_prior_kind(kind)
         self.kind, self.model = kind, model
         self.n_draws_q, self.n_draws_r = check_count(n_draws_q, 'n_draws_q'), check_count(n_draws_r, 'n_draws_r')
         for part in model.generative(): part.requires_grad_(False)
@@ -361,7 +366,7 @@ def learned_latent_prior(vae):
 
 def load_prior(path, kind: str = 'trainable', **options) -> ImplicitSlicePrior:
     "The deep weight prior of the kernel VAE at `path` (a `markovdwp vae` checkpoint, a DWP directory or an original MarkovDWP file), in mode `kind`; a Markov DWP file (`markovdwp markov`) gives its `MarkovPrior`."
-    if kind not in PRIOR_KINDS: raise SpecError(f'kind: expected one of {", ".join(PRIOR_KINDS)}, got {kind!r}')
+    check_prior_kind(kind)
     if is_markov_file(path): return load_markov_prior(path, kind, **options)
     vae = load_vae(path)
     return ImplicitSlicePrior(vae.decoder, vae.encoder, kind=kind, latent_prior=learned_latent_prior(vae), **options)
@@ -374,7 +379,7 @@ def check_prior_spec(spec: dict, where: str = 'prior') -> dict:
     unknown = sorted(set(spec) - set(PRIOR_SPEC_KEYS))
     if unknown: raise SpecError(f'{where}.{unknown[0]}: not an option of a prior (expected {", ".join(PRIOR_SPEC_KEYS)})')
     if not isinstance(spec.get('path'), str) or not spec['path']: raise SpecError(f'{where}.path: missing (the kernel VAE of the prior)')
-    if spec.get('kind', 'trainable') not in PRIOR_KINDS: raise SpecError(f'{where}.kind: expected one of {", ".join(PRIOR_KINDS)}, got {spec["kind"]!r}')
+    check_prior_kind(spec.get('kind', 'trainable'), f'{where}.kind')
     for key in ('n_draws_q', 'n_draws_r', 'n_slices', 'chunk_size'):
         if spec.get(key) is not None: check_count(spec[key], f'{where}.{key}')
     check_kernel_scale(spec.get('kernel_scale', 1.0), f'{where}.kernel_scale')
@@ -391,7 +396,7 @@ def load_prior_spec(spec: dict, kind: str | None = None, where: str = 'prior') -
 def check_prior_specs(specs: dict, kind: str | None = None, where: str = 'options.priors') -> dict:
     "Check a manifest's `options.priors` without reading a file (what `markovdwp check` runs); `{layer: ('spec', owner)}`."
     if not isinstance(specs, dict): raise SpecError(f'{where}: expected a dict of layer names to priors, got {type(specs).__name__}')
-    if kind is not None and kind not in PRIOR_KINDS: raise SpecError(f'--priors: expected one of {", ".join(PRIOR_KINDS)}, got {kind!r}')
+    if kind is not None: check_prior_kind(kind, '--priors')
     for name, spec in specs.items():
         if not isinstance(spec, (dict, str)): raise SpecError(f'{where}.{name}: expected a prior spec or the name of another layer, got {spec!r}')
         if isinstance(spec, dict): check_prior_spec(spec, f'{where}.{name}')

@@ -451,7 +451,7 @@ def run_stage(manifest: dict, build, target=None, seed=None, *, tag: str | None 
     max_epochs, _ = trainer_settings(manifest['trainer'])
     mode = wandb_mode(manifest.get('options') or {}, default=wandb_default)
     path, ckpt, reserved, name = locate(target, manifest, tag, resume, what)
-    if path is None: warnings.warn(f'no target: the trained {what} is not saved')   # said before the training, not after
+    if path is None: warnings.warn(f'no target: the {what} will not be saved')   # said before the training, not after
     run, result = None, None
     with run_guard(path, ckpt, reserved, target=name):
         earlier = read_checkpoint(ckpt, manifest)

@@ -10,6 +10,8 @@ import argparse, json, os, subprocess, sys, time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from nbcells import config_flags   # this folder's: the flags of settings.ini
+
 DEBIAN_FASHION_MNIST = Path('/usr/share/datasets/fashion-mnist')   # markovdwp_nb.data's, read without importing torch
 
 BIN = Path(sys.executable).parent
@@ -71,7 +73,7 @@ def main():
     env = dict(os.environ, WANDB_MODE=os.environ.get('WANDB_MODE', 'offline'),
                OMP_NUM_THREADS=os.environ.get('OMP_NUM_THREADS', str(max(1, (os.cpu_count() or 1)//args.jobs))))
     print(f'nbtest: {len(paths)} notebooks, flags run: {" ".join(flags) or "none"} '
-          f'(skipped: {" ".join(f for f in ("slow", "cuda", "fashion") if f not in flags) or "none"}), {args.jobs} at a time', flush=True)
+          f'(skipped: {" ".join(f for f in config_flags() if f not in flags) or "none"}), {args.jobs} at a time', flush=True)
     start, failed, timed, seconds_of = time.time(), [], [], {}
     with ThreadPoolExecutor(args.jobs) as pool:
         for path, ok, secs, output, cells in pool.map(lambda p: run_one(p, flags, env), paths):

@@ -1,7 +1,7 @@
 """Render `README.md` from `nbs/index.ipynb`.
 
-The notebook is committed without outputs, so it is executed first (cells flagged `#| slow`
-or `#| cuda` are skipped, `#| hide` cells run but are not shown), the same way `nbdev_test`
+The notebook is committed without outputs, so it is executed first (cells flagged `#| slow`,
+`#| cuda` or `#| fashion` are skipped, `#| hide` cells run but are not shown), the same way `nbdev_test`
 runs it. The documentation site is built by `tools/site.py` (`make docs`).
 
     python tools/render_docs.py --readme     # README.md (also what no option does)
@@ -37,7 +37,7 @@ def strip_directives(source: str) -> str:
     return '\n'.join(lines).strip()
 
 def executed(path: Path):
-    "The notebook at `path`, run top to bottom in its folder, skipping slow and cuda cells."
+    "The notebook at `path`, run top to bottom in its folder, skipping the cells `skipped` names."
     nb = read_nb(path)
     shell, cwd = CaptureShell(path), os.getcwd()
     os.environ.setdefault('WANDB_MODE', 'offline')
