@@ -615,9 +615,10 @@ def main(argv=None):
     (results/'claims.md').write_text(markdown(claims))
     if claims['accuracy']: figure(claims, curves, results/'claims.png')
     # the parts asked for are done when they return; the table's nets only when all are cached (a killed run leaves some)
-    missing = [cell for cell in table_cells(s) if not record_path(s, run_dir(s, *cell, s.epochs)).exists()] if 'bayes' in args.parts else []
+    cells = table_cells(s)
+    missing = [cell for cell in cells if not record_path(s, run_dir(s, *cell, s.epochs)).exists()] if 'bayes' in args.parts else []
     log(markdown(claims))
-    status = f'incomplete: {len(missing)} of the table\'s {len(table_cells(s))} nets missing; run the same command again' if missing else 'complete'
+    status = f'incomplete: {len(missing)} of the table\'s {len(cells)} nets missing; run the same command again' if missing else 'complete'
     log(f'claims: {status} in {time.time() - started:.0f}s; results in {results}')
     return 0
 

@@ -13,8 +13,10 @@ from pathlib import Path
 from execnb.nbio import read_nb
 from execnb.shell import CaptureShell
 
+from nbcells import config_flags   # this folder's
+
 NBS, README = Path('nbs'), Path('README.md')
-SKIP_FLAGS = {'slow', 'cuda', 'fashion'}
+SKIP_FLAGS = set(config_flags())   # settings.ini's tst_flags: slow, cuda, fashion
 _re_directive = re.compile(r'^\s*#\|\s*(\S+)(.*)$')
 
 def directives(cell) -> dict:
