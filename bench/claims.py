@@ -46,7 +46,8 @@ from markovdwp_nb.vae_train import evaluate_vae, kernel_batches, load_vae, train
 from markovdwp_nb.markov import FilterBanks, evaluate_markov, load_markov
 from markovdwp_nb.priors import load_priors
 from markovdwp_nb.callbacks import PriorInit
-from markovdwp_nb.bnn import train_dwp
+from markovdwp_nb.bnn import results_of, train_dwp
+from markovdwp_nb.snapshot import is_snapshot_file, load_snapshot
 
 from dwp_claims import log, quiet
 from kernel_models import split_vaults, gaussians
@@ -278,13 +279,14 @@ def _train_one(manifest: dict, target: str, record: str, seed: int, threads: int
     torch.set_num_threads(threads)
     start = time.time()
     Path(record).parent.mkdir(parents=True, exist_ok=True)
+    snapshot = Path(target)/'model.pt'   # its checkpoint, model.pt.ckpt, beside it while it trains
     try:
-        if not (Path(target)/'results.json').exists():
-            with quiet(): train_dwp(manifest, target=target, seed=seed, device='cpu')
+        if is_snapshot_file(snapshot): results = results_of(load_snapshot(snapshot))   # trained, not yet recorded
+        else:
+            with quiet(): results = results_of(train_dwp(manifest, target=snapshot, seed=seed, device='cpu'))
     except FloatingPointError as exc:  # a diverged net is recorded and not retried; anything else is a bug to see
         Path(record).write_text(json.dumps({'failed': str(exc).splitlines()[0]}))
         return target, None, time.time() - start, str(exc).splitlines()[0]
-    results = json.loads((Path(target)/'results.json').read_text())
     summary = {'accuracy': results['ensemble']['accuracy'], 'nll': results['ensemble']['nll'], 'seed': results['seed'],
                'seconds': results['seconds'], 'n_train': results['n_train'], 'curve': [row.get('accuracy') for row in results['history']],
                'conv2_posterior': conv_posterior(Path(target)), 'manifest': manifest}
@@ -534,7 +536,7 @@ def rerun(record_path: Path, results: Path = RESULTS) -> int:
     cell = cells[prior]
     start = time.time()
     with tempfile.TemporaryDirectory() as target:
-        with quiet(): run = train_dwp(manifest, target=Path(target)/'net', seed=record['seed'], device='cpu')
+        with quiet(): run = train_dwp(manifest, target=Path(target)/'net.pt', seed=record['seed'], device='cpu')
     accuracy, tolerance = run.scores['ensemble']['accuracy'], max(cell['std'], 0.005)
     ok = abs(accuracy - cell['mean']) <= tolerance
     print(f'claims: re-ran {task}, N = {size}, {prior}, seed {record["seed"]} in {time.time() - start:.0f}s: ensemble accuracy '

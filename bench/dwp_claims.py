@@ -70,6 +70,7 @@ from markovdwp_nb.vae_train import train_vae
 from markovdwp_nb.priors import load_priors
 from markovdwp_nb.callbacks import PriorInit
 from markovdwp_nb.bnn import results_of, train_dwp
+from markovdwp_nb.snapshot import is_snapshot_file, load_snapshot
 
 # the rows of Table 1: (label, prior, net of the DWP rows); the Gaussian net puts N(0, 1) on the classifier, the VD net
 # the log-uniform prior (the seed's BayesCIFARNet set-up: the DWP replaces the log-uniform prior on the convs only)
@@ -175,7 +176,7 @@ def dwp_manifest(prior: str, size: int, split: int, epochs: int, lr: float, k: f
     if not norm: manifest['model']['norm'] = False
     options = manifest['options']
     options['lr'] = lr
-    options['wandb'] = False                                # results.json holds what the tables need
+    options['wandb'] = False                                # the snapshot holds what the tables need
     if warmup: options['kl_warmup'] = {'n_steps': warmup}  # the KL weight from 0 to 1 over the first `warmup` steps
     options.update(extra or {})
     if prior in ('standard normal', 'log-uniform'):
@@ -211,14 +212,15 @@ def bayes_table(work: Path, sizes, n_splits: int, steps: int, lr: float, k: floa
             for row, prior, net in rows:
                 label = prior.replace(' ', '_').replace('+', 'and') + ('__vd' if net == 'vd' and prior.startswith('DWP') else '')
                 target = work/'bnn'/f'n{size}-e{epochs}-k{k}-s{n_slices}-w{warmup}-c{clip}{tag}'/label/f'split{split}'
-                if (target/'results.json').exists(): results = json.loads((target/'results.json').read_text())
+                if (target/'results.json').exists(): results = json.loads((target/'results.json').read_text())   # cached by earlier versions
+                elif is_snapshot_file(target/'model.pt'): results = results_of(load_snapshot(target/'model.pt'))
                 elif not train: continue
                 else:
                     start = time.time()
                     manifest = dwp_manifest(prior, size, split, epochs, lr, k, n_slices, warmup, extra, net, norm)
                     manifest['trainer']['gradient_clip_val'] = clip
                     try:
-                        with quiet(): results = results_of(train_dwp(manifest, target=target, seed=split, device='cpu'))
+                        with quiet(): results = results_of(train_dwp(manifest, target=target/'model.pt', seed=split, device='cpu'))
                     except Exception as exc:  # a diverged run is counted, not fatal to the table
                         log(f'  n={size} split {split} {row:>18}: FAILED after {time.time() - start:.0f}s: {str(exc).splitlines()[0][:200]}')
                         failed[(size, row)] = failed.get((size, row), 0) + 1

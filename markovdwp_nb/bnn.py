@@ -28,16 +28,16 @@ from .nn import (Conv2dGaussian, Conv2dVD, Conv2dVDTruncated, LinearGaussian, Li
 from .priors import LogUniformPrior, StandardNormalPrior, check_prior_specs, check_priors, load_priors
 from .callbacks import (KLAnneal, KLPenalty, PriorInit, SparsityMetrics, evaluate_ensemble,
                                     prior_parameters, prior_splitter)
-from .snapshot import TargetError, write_bytes_atomically, writing_to
-from .training import (FailOnNaN, LinearLRDecay, StageRun, StageTarget, WANDB_PROJECT, run_stage, trainer_settings,
+from .snapshot import SnapshotError
+from .training import (FailOnNaN, LinearLRDecay, StageRun, WANDB_PROJECT, run_stage, trainer_settings,
                                    wandb_args, wandb_mode)
 
 # %% auto #0
 __all__ = ['EXPERIMENT_KINDS', 'OPTIONS', 'BayesDigitsNet', 'BayesDigitsNetVD', 'BayesConvDigitsNet', 'VDConvDigitsNet',
            'TruncatedVDConvDigitsNet', 'BayesCIFARNetGaussian', 'BayesCIFARNet', 'BayesCIFARNetVD', 'classic_priors',
            'experiment_kind', 'experiment_priors', 'conv_layer_names', 'init_spec', 'apply_overrides', 'check_options',
-           'kl_warmup', 'lr_factor', 'check_dwp_manifest', 'log_sigma2_splitter', 'dwp_learner', 'results_path',
-           'prior_states', 'load_prior_states', 'dwp_target', 'results_of', 'train_dwp', 'summary', 'cli_dwp']
+           'kl_warmup', 'lr_factor', 'check_dwp_manifest', 'log_sigma2_splitter', 'dwp_learner', 'prior_states',
+           'load_prior_states', 'results_of', 'train_dwp', 'summary', 'cli_dwp']
 
 # %% ../nbs/14_bnn.ipynb #121caf69
 class BayesDigitsNet(DigitsNet):
@@ -192,17 +192,6 @@ def dwp_learner(manifest: dict, priors_kind: str | None = None, init: str | None
     return learn
 
 # %% ../nbs/14_bnn.ipynb #0115e8b1
-def results_path(target):
-    "The results file of `target` (a directory, created), refusing to overwrite; None without a target."
-    if target is None: return None
-    target = Path(target)
-    if target.exists() and not target.is_dir():
-        raise TargetError(f'{target}: not a directory; a dwp run writes results.json, model.pt and model.pt.ckpt into one')
-    with writing_to(target): target.mkdir(parents=True, exist_ok=True)
-    path = target/'results.json'
-    if path.exists(): raise FileExistsError(f'{path}: already exists; results are never overwritten (choose another --target)')
-    return path
-
 def prior_states(priors: dict | None) -> dict:
     "The state dicts of the `nn.Module` priors among `priors` (a trainable encoder changes in training), by layer name."
     return {name: prior.state_dict() for name, prior in (priors or {}).items() if isinstance(prior, nn.Module)}
@@ -211,26 +200,23 @@ def load_prior_states(priors: dict, states: dict):
     "Load `prior_states` back into `priors`."
     for name, state in states.items(): priors[name].load_state_dict(state)
 
-def dwp_target(target, manifest: dict, tag=None, resume: bool = False, what: str = 'results') -> StageTarget:
-    """The dwp stage's layout of `target`, a directory (created): `model.pt` (the snapshot), `model.pt.ckpt` while it trains, and
-    `results.json` last, which marks the run finished (an existing one is never overwritten). A `model.pt` without `results.json`
-    is an interrupted run's, replaced when it finishes."""
-    path = results_path(target)
-    if path is None: return StageTarget(None, None)
-    model_path = path.with_name('model.pt')
-    return StageTarget(model_path, model_path.with_name('model.pt.ckpt'), model_path.exists(), name=Path(target))
+def results_of(run) -> dict:
+    """What a finished dwp run found, as plain data: the manifest it ran, seed, history, ensemble scores (`ensemble`, `n_train`, and
+    `sparsity` for VD nets), training time, the epoch it resumed after and its W&B run. `run` is the `StageRun` that `train_dwp`
+    returns or a dwp snapshot (`load_snapshot`)."""
+    if isinstance(run, StageRun):
+        return {'manifest': run.config, 'seed': run.seed, 'history': run.history, **run.scores, 'seconds': run.seconds,
+                'resumed_at_epoch': run.start_epoch, 'wandb_dir': run.wandb_dir}
+    if run.get('kind') != 'dwp': raise SnapshotError(f'not a dwp snapshot (kind {run.get("kind")!r})')
+    return {'manifest': run['config'], **{key: run.get(key) for key in ('seed', 'history', 'ensemble', 'n_train', 'seconds', 'resumed_at_epoch', 'wandb_dir')},
+            **({'sparsity': run['sparsity']} if 'sparsity' in run else {})}
 
-def results_of(run: StageRun) -> dict:
-    "The `results.json` of a finished dwp run: the manifest it ran, seed, history, ensemble scores, training time, W&B run."
-    return {'manifest': run.config, 'seed': run.seed, 'history': run.history, **run.scores, 'seconds': run.seconds,
-            'resumed_at_epoch': run.start_epoch, 'wandb_dir': run.wandb_dir}
-
-def train_dwp(manifest: dict, target=None, seed=None, *, priors_kind: str | None = None, init: str | None = None,
-              device=None, cbs=(), where: str = 'manifest', project: str | None = None, tags=()) -> StageRun:
-    """Train the Bayesian CNN of `manifest` on `device` with `run_stage`, logged to W&B per `options.wandb`; write `model.pt` and
-    then `results.json` (`results_of`) into the directory `target`, resuming the unfinished run of the same manifest there
-    (`model.pt.ckpt`: a dwp target is one run's directory, so it always resumes). Returns a `StageRun` whose `scores` hold the
-    ensemble's accuracy and NLL (`ensemble`), `n_train` and, for variational dropout, `sparsity`."""
+def train_dwp(manifest: dict, target=None, seed=None, *, priors_kind: str | None = None, init: str | None = None, tag: str = 'dwp',
+              resume: bool = False, device=None, cbs=(), where: str = 'manifest', project: str | None = None, tags=()) -> StageRun:
+    """Train the Bayesian CNN of `manifest` (after the `priors_kind` / `init` overrides) on `device` with `run_stage`, logged to W&B per
+    `options.wandb`, and save its snapshot at `target`, resuming an unfinished run of the same manifest there (a file target always,
+    a directory with `resume`). Returns a `StageRun` whose `scores` hold the ensemble's accuracy and NLL (`ensemble`), `n_train` and,
+    for variational dropout, `sparsity` (all in the snapshot too; `results_of` gives them as one dict)."""
     manifest = apply_overrides(manifest, priors_kind, init)
     def restore(learn, earlier):
         load_prior_states(learn.priors, earlier['priors'])
@@ -240,28 +226,26 @@ def train_dwp(manifest: dict, target=None, seed=None, *, priors_kind: str | None
                   'n_train': len(learn.dls.train.dataset)}
         if any(isinstance(m, VDLayer) for m in bayesian_layers(learn.model).values()): scores['sparsity'] = sparsity_report(learn.model)
         return scores
-    def publish(run):
-        write_bytes_atomically(json.dumps(results_of(run), indent=1, default=float).encode(), run.path.with_name('results.json'))
     return run_stage(manifest, lambda manifest, device, path: dwp_learner(manifest, device=device, where=where), target, seed,
-                     device=device, cbs=cbs, where=where, what='results', project=project or f'{WANDB_PROJECT}-dwp', tags=tags, finish=finish,
-                     extra=lambda learn: {'priors': prior_states(learn.priors)}, restore=restore, locate=dwp_target,
-                     publish=publish, quiet=True)
+                     tag=tag, resume=resume, device=device, cbs=cbs, where=where, kind='dwp', project=project or f'{WANDB_PROJECT}-dwp',
+                     tags=tags, finish=finish, extra=lambda learn: {'priors': prior_states(learn.priors)}, restore=restore, quiet=True)
 
 # %% ../nbs/14_bnn.ipynb #93f00f49
-def summary(results: dict, target=None) -> str:
-    "One line about a finished DWP run."
+def summary(results: dict, path=None) -> str:
+    "One line about a finished DWP run (`results_of`) saved at `path`."
     scores = results['ensemble']
     resumed = f' (resumed after epoch {results["resumed_at_epoch"]})' if results.get('resumed_at_epoch') else ''
     text = (f'markovdwp dwp: {len(results["history"])} epochs{resumed} on {results["n_train"]} examples in {results["seconds"]:.0f}s; '
             f'ensemble accuracy {scores["accuracy"]:.4f}, NLL {scores["nll"]:.4f}')
     if 'sparsity' in results: text += f', sparsity {results["sparsity"]["total"]["sparsity"]:.3f}'
-    text += f'; results in {target}' if target else ''
+    text += f'; snapshot {path}' if path else ''
     return text + (f'; W&B run {results["wandb_dir"]}' if results.get('wandb_dir') else '')
 
 def cli_dwp(args) -> int:
-    "`markovdwp dwp MANIFEST [--priors K] [--init I] [--target DIR]`: train a Bayesian CNN, print its summary."
+    "`markovdwp dwp MANIFEST [--priors K] [--init I] [--target T [--tag T] [--resume]]`: train a Bayesian CNN, print its summary."
     manifest = load_manifest(args.manifest, kind='dwp', assignments=args.assignments)
     run = train_dwp(manifest, target=args.target, seed=args.seed, priors_kind=args.priors, init=args.init,
-                    device=getattr(args, 'device', None), where=str(args.manifest), **wandb_args(args))
-    print(summary(results_of(run), args.target))
+                    tag=getattr(args, 'tag', None) or 'dwp', resume=getattr(args, 'resume', False), device=getattr(args, 'device', None),
+                    where=str(args.manifest), **wandb_args(args))
+    print(summary(results_of(run), run.path))
     return 0

@@ -103,10 +103,9 @@ def _vae_eval_args(p):
     p.add_argument('--draws', type=int, default=5000, help='importance samples of the IWAE estimate')
 
 def _dwp_args(p):
-    _manifest_args(p, 'directory for the results (results.json, model.pt); an unfinished run there resumes')
+    _resumable_args(p, 'snapshot', default_tag='dwp')
     p.add_argument('--priors', choices=('collapsed', 'fixed', 'trainable'), help='encoder mode of every implicit prior')
     p.add_argument('--init', help='default | prior | a kernel vault directory')
-    _device_args(p)
 
 def _demo_args(p):
     p.add_argument('--target', default='runs/demo', help='directory for everything the demo writes: a folder per stage, '
@@ -356,21 +355,18 @@ def point_manifest(stage: str, base: dict, overrides: dict, arguments: dict) -> 
 def point_argv(stage: str, run_dir: Path, seed: int, arguments: dict | None = None) -> list:
     """The command line of one grid point: the stage on its `manifest.json`, into its directory, with its seed, resuming an
     unfinished run; a sweep point's `tags` and `order` as the stage's `--tags` and `--order`."""
-    resume = ['--resume'] if stage in ('source', 'vae', 'markov') else []  # the dwp stage resumes in its directory by itself
     arguments, extra = arguments or {}, []
     if arguments.get('tags'):
         tags = arguments['tags']
         extra += ['--tags', tags if isinstance(tags, str) else ','.join(map(str, tags))]
     if arguments.get('order') is not None: extra += ['--order', str(arguments['order'])]
-    return [stage, str(run_dir/'manifest.json'), '--target', str(run_dir), '--seed', str(seed), *resume, *extra]
+    return [stage, str(run_dir/'manifest.json'), '--target', str(run_dir), '--seed', str(seed), '--resume', *extra]
 
 def point_metrics(stage: str, run_dir: Path) -> dict:
     "The final numbers of a finished grid point: the stage's held-out scores (what a sweep compares)."
     from markovdwp_nb.snapshot import load_snapshot
-    if stage == 'dwp':
-        results = json.loads((run_dir/'results.json').read_text())
-        return {f'ensemble_{k}': v for k, v in results['ensemble'].items()}
     snapshot = load_snapshot(next(iter(sorted(run_dir.glob('*.pt')))))
+    if stage == 'dwp': return {f'ensemble_{k}': v for k, v in snapshot['ensemble'].items()}
     if stage == 'markov': return {f'held_out_{k}': snapshot['held_out'][k] for k in ('elbo', 'iwae')}
     last = snapshot['history'][-1]
     names = {'source': ('valid_loss', 'accuracy'), 'vae': ('held_out_iwae', 'held_out_elbo', 'active_units')}[stage]

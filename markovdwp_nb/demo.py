@@ -21,7 +21,7 @@ from fastai.callback.core import Callback
 import markovdwp_nb
 from .spec import SpecError, UserError, load_manifest
 from .data import fashion_mnist_root
-from .snapshot import load_snapshot
+from .snapshot import is_snapshot_file, load_snapshot
 from .source import history_rows
 from .zoo import train_zoo
 from .kernels import SingleKernelDataset, collect_kernels
@@ -35,7 +35,7 @@ __all__ = ['CONV0', 'CONV1', 'PRIORS', 'DATASETS', 'VAES', 'FIGURES', 'DemoSetti
            'vae_manifest', 'markov_manifest', 'bnn_manifest', 'zoo_devices', 'stage_zoo', 'split_vaults',
            'layer_slices', 'pruning_norms', 'zoo_figure', 'stage_vault', 'stage_vaes', 'banks_figure', 'stage_markov',
            'gaussian_fit', 'vae_scores', 'kernel_model_rows', 'stage_kernel_models', 'train_net', 'run_nets',
-           'net_folder', 'accuracy_figure', 'stage_bnn', 'results_markdown', 'results_rows', 'write_results',
+           'net_snapshot', 'accuracy_figure', 'stage_bnn', 'results_markdown', 'results_rows', 'write_results',
            'run_demo']
 
 # %% ../nbs/80_demo.ipynb #e0ea5d33
@@ -437,12 +437,11 @@ def stage_kernel_models(target: Path, s: DemoSettings, vault: Stage, vaes: Stage
 
 # %% ../nbs/80_demo.ipynb #54fd5270
 def train_net(manifest: dict, target: str, seed: int, threads: int | None = None) -> dict:
-    "Train one Bayesian net into `target` (resuming an unfinished one, reusing a finished one); return its `results.json`."
-    from markovdwp_nb.bnn import train_dwp
+    "Train one Bayesian net to the snapshot file `target` (resuming an unfinished one, reusing a finished one); return its `results_of`."
+    from markovdwp_nb.bnn import results_of, train_dwp
     if threads: torch.set_num_threads(threads)
-    if not (Path(target)/'results.json').exists():
-        with quiet(): train_dwp(manifest, target=target, seed=seed)
-    return json.loads((Path(target)/'results.json').read_text())
+    if is_snapshot_file(Path(target)): return results_of(load_snapshot(target))
+    with quiet(): return results_of(train_dwp(manifest, target=target, seed=seed))
 
 def run_nets(jobs: list, workers: int = 1, line: StageLine | None = None) -> list:
     "The results of `jobs`, `(manifest, target, seed)` each, trained `workers` processes at a time (in this process for 1)."
@@ -459,9 +458,9 @@ def run_nets(jobs: list, workers: int = 1, line: StageLine | None = None) -> lis
             found[futures[future]] = future.result(); tick(done)
     return found
 
-def net_folder(folder: Path, prior: str, size: int) -> Path:
-    "Where the net of `prior` on `size` examples goes: `folder/n50/Markov_DWP`, ..."
-    return Path(folder)/f'n{size}'/prior.replace('N(0, 1)', 'N01').replace(' ', '_')
+def net_snapshot(folder: Path, prior: str, size: int) -> Path:
+    "Where the net of `prior` on `size` examples is saved: `folder/n50/Markov_DWP.pt`, ..."
+    return Path(folder)/f'n{size}'/(prior.replace('N(0, 1)', 'N01').replace(' ', '_') + '.pt')
 
 def accuracy_figure(accuracy: dict, path, dataset: str):
     "Ensemble accuracy against N, one line per prior (`accuracy[prior][str(N)]`)."
@@ -487,7 +486,7 @@ def stage_bnn(target: Path, s: DemoSettings, dataset: str, vaes: Stage, markov: 
     line = StageLine(f'[6/6] Bayesian nets: {", ".join(s.priors)} on N = {" and ".join(map(str, s.sizes))} of classes 5-9, '
                      f'{s.steps} full-batch steps each, {s.workers} at a time', log)
     if stage.finished: line.done(f'reused: {stage.result["summary"]}'); return stage
-    results = run_nets([(manifest, str(net_folder(stage.folder, *cell)), s.seed) for cell, manifest in zip(cells, manifests)],
+    results = run_nets([(manifest, str(net_snapshot(stage.folder, *cell)), s.seed) for cell, manifest in zip(cells, manifests)],
                        s.workers, line)
     accuracy = {}
     for (prior, size), result in zip(cells, results): accuracy.setdefault(prior, {})[str(size)] = result['ensemble']['accuracy']

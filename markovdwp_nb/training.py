@@ -10,7 +10,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -28,7 +27,7 @@ __all__ = ['trainer_settings', 'CHECKPOINT_KEYS', 'WANDB_PROJECT', 'RecorderColu
            'LinearLRDecay', 'DivergedError', 'FailOnNaN', 'diverged_as_error', 'EpochCheckpoint', 'check_checkpoint',
            'restore_checkpoint', 'resolve_target', 'TargetInUseError', 'lock_holder', 'RunLock', 'run_guard',
            'read_checkpoint', 'wandb_mode', 'start_wandb', 'wandb_args', 'wandb_logging', 'wandb_state',
-           'ResumeWandbSteps', 'checkpoint_every_epoch', 'StageRun', 'StageTarget', 'snapshot_target', 'run_stage']
+           'ResumeWandbSteps', 'checkpoint_every_epoch', 'StageRun', 'run_stage']
 
 # %% ../nbs/03b_training.ipynb #c13b45a4
 trainer_settings = check_trainer  # every stage reads its `trainer` section through the one check in `spec`
@@ -426,34 +425,22 @@ class StageRun:
 def _learner_and_config(built, manifest: dict):
     return built if isinstance(built, tuple) else (built, manifest)
 
-class StageTarget(NamedTuple):
-    "Where a stage's run writes: its snapshot, its per-epoch checkpoint, whether `path` is an empty file reserved for this run, and what errors call the target."
-    path: Path | None
-    ckpt: Path | None
-    reserved: bool = False
-    name: Path | None = None    # default: `path`
-
-def snapshot_target(target, manifest: dict, tag: str | None, resume: bool, what: str) -> StageTarget:
-    "The common layout (`resolve_target`): the snapshot file is the target, its checkpoint beside it."
-    path, ckpt = resolve_target(target, manifest, tag, resume, what=what)
-    return StageTarget(path, ckpt, path is not None and path.exists() and path.stat().st_size == 0)
-
 def run_stage(manifest: dict, build, target=None, seed=None, *, tag: str | None = None, resume: bool = False, device=None,
               cbs=(), where: str = 'manifest', kind: str | None = None, what: str = 'snapshot', project: str = WANDB_PROJECT,
-              wandb_default: bool = True, tags=(), finish=None, extra=None, restore=None, locate=snapshot_target,
-              publish=None, quiet: bool = False) -> StageRun:
+              wandb_default: bool = True, tags=(), finish=None, extra=None, restore=None, quiet: bool = False) -> StageRun:
     """Train the `Learner` that `build(manifest, device, path)` returns (plus callbacks `cbs`) for the manifest's
     `trainer.max_epochs`, checkpointed every epoch at `target` and resumed from an unfinished run there, logged to W&B per
-    `options.wandb` (`wandb_default` when it is absent) in `project` with `tags`; then `finish(learn)`, one snapshot at `path`,
-    and `publish(run)` (a stage that writes more than its snapshot). `locate` maps the target to its `StageTarget`; `where` names the manifest in
-    errors; `quiet` hides the progress bar."""
+    `options.wandb` (`wandb_default` when it is absent) in `project` with `tags`; then `finish(learn)` and one snapshot at the
+    target (`resolve_target`: a file, or a unique `<tag>__<random>.pt` in a directory). `where` names the manifest in errors; `quiet`
+    hides the progress bar."""
     start = time.time()
     max_epochs, _ = trainer_settings(manifest['trainer'])
     mode = wandb_mode(manifest.get('options') or {}, default=wandb_default)
-    path, ckpt, reserved, name = locate(target, manifest, tag, resume, what)
+    path, ckpt = resolve_target(target, manifest, tag, resume, what=what)
+    reserved = path is not None and path.exists() and path.stat().st_size == 0   # a file `unique_path` reserved for this run
     if path is None: warnings.warn(f'no target: the {what} will not be saved')   # said before the training, not after
     run, result = None, None
-    with run_guard(path, ckpt, reserved, target=name):
+    with run_guard(path, ckpt, reserved):
         earlier = read_checkpoint(ckpt, manifest)
         seed_used = fix_randomness(seed) if earlier is None or 'seed' not in earlier else earlier['seed']  # the interrupted run's
         seconds_before = 0.0 if earlier is None else earlier.get('seconds', 0.0)
@@ -475,8 +462,8 @@ def run_stage(manifest: dict, build, target=None, seed=None, *, tag: str | None 
             if path is not None:
                 fields = {'requested_config': manifest} if config is not manifest else {}
                 if kind is not None: fields['kind'] = kind
-                write_atomically(make_snapshot(config=config, state=model.state_dict(), seed=seed_used, history=history,
-                                               seconds=seconds, **fields, **scores), path, reserved=reserved)
-                if publish is not None: publish(result)
+                write_atomically(make_snapshot(config=config, state=model.state_dict(), seed=seed_used, history=history, seconds=seconds,
+                                               resumed_at_epoch=start_epoch, wandb_dir=result.wandb_dir, **fields, **scores),
+                                 path, reserved=reserved)
                 ckpt.unlink(missing_ok=True)
     return result
