@@ -574,7 +574,7 @@ def main(argv=None):
     seconds['zoo, vaults, VAEs, Markov DWP'] = time.time() - start
 
     claims = {'commit': git_commit(), 'command': command, 'hardware': hardware(), 'steps_per_epoch': s.steps_per_epoch,
-              'protocol': (f'The paper\'s Bayesian MNIST net (BayesConvDigitsNet, k = {s.k}, no BatchNorm, a point-estimated classifier) on N examples, Adam at lr {s.lr} (posterior log-variances at {s.lr_factor}x, '
+              'protocol': (f'The paper\'s Bayesian MNIST net (GaussianConvDigitsNet, k = {s.k}, no BatchNorm, a point-estimated classifier) on N examples, Adam at lr {s.lr} (posterior log-variances at {s.lr_factor}x, '
                            f'started at -10; the truncated VD layers\' alpha at 0.12), linear decay to 0, {s.steps} full-batch steps, KL warm-up over {s.warmup} steps, '
                            f'the log-uniform row with {s.vd} variational dropout, the 5x5 DWP\'s VAE with {s.dwp5_var} decoder noise and its penalty on {s.n_slices or "all"} slices per step, '
                            f'the DWPs at kernel_scale {s.kernel_scale!r}, 10-sample ensemble; '

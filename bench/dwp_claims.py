@@ -17,7 +17,7 @@ written under --work (default runs/claims) and reused on a re-run.
 
 The DWP rows come twice: on the Gaussian net (N(0, 1) on the classifier, like the standard normal row) and on the
 VD net (log-uniform on the classifier, like the log-uniform row): the seed's own comparison, `options.kind` classic
-vs implicit on BayesCIFARNet, where the DWP replaces the log-uniform prior of the convs only. `--nets` picks them.
+vs implicit on the seed's BayesCIFARNet (VDConvCIFARNet), where the DWP replaces the log-uniform prior of the convs only. `--nets` picks them.
 
 Last full run (2-core AMD EPYC; zoo 718 s and VAEs 285 s once, then 90 Bayesian nets ~25 s each: 60 in 1200 s,
 the 30 VD-net DWP runs in 740 s; 15 plain nets 100 s), source zoo without L2, 5 splits, ensemble test accuracy:
@@ -158,7 +158,7 @@ def kernel_vae(work: Path, vault: Path, layer: str, size: str, z_dim: int, h_dim
     return path
 
 
-NETS = {'gaussian': "<class 'markovdwp_nb.bnn.BayesDigitsNet'>", 'vd': "<class 'markovdwp_nb.bnn.BayesDigitsNetVD'>"}
+NETS = {'gaussian': "<class 'markovdwp_nb.bnn.GaussianDigitsNet'>", 'vd': "<class 'markovdwp_nb.bnn.VDDigitsNet'>"}
 
 
 def dwp_manifest(prior: str, size: int, split: int, epochs: int, lr: float, k: float, n_slices: int | None = None,
@@ -181,7 +181,7 @@ def dwp_manifest(prior: str, size: int, split: int, epochs: int, lr: float, k: f
     options.update(extra or {})
     if prior in ('standard normal', 'log-uniform'):
         options.update(kind='classic', priors={}, init={})
-        if prior == 'log-uniform': manifest['model']['cls'] = "<class 'markovdwp_nb.bnn.BayesDigitsNetVD'>"
+        if prior == 'log-uniform': manifest['model']['cls'] = "<class 'markovdwp_nb.bnn.VDDigitsNet'>"
     else:
         manifest['model']['cls'] = NETS[net]
         if n_slices: options['priors']['features.conv1']['n_slices'] = n_slices  # the unbiased subset estimator of the penalty

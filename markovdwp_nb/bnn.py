@@ -33,43 +33,47 @@ from .training import (FailOnNaN, LinearLRDecay, StageRun, WANDB_PROJECT, run_st
                                    wandb_args, wandb_mode)
 
 # %% auto #0
-__all__ = ['EXPERIMENT_KINDS', 'OPTIONS', 'BayesDigitsNet', 'BayesDigitsNetVD', 'BayesConvDigitsNet', 'VDConvDigitsNet',
-           'TruncatedVDConvDigitsNet', 'BayesCIFARNetGaussian', 'BayesCIFARNet', 'BayesCIFARNetVD', 'classic_priors',
-           'experiment_kind', 'experiment_priors', 'conv_layer_names', 'init_spec', 'apply_overrides', 'check_options',
-           'kl_warmup', 'lr_factor', 'check_dwp_manifest', 'log_sigma2_splitter', 'dwp_learner', 'prior_states',
-           'load_prior_states', 'results_of', 'train_dwp', 'summary', 'cli_dwp']
+__all__ = ['BayesDigitsNet', 'BayesDigitsNetVD', 'BayesConvDigitsNet', 'BayesCIFARNetGaussian', 'BayesCIFARNet',
+           'BayesCIFARNetVD', 'EXPERIMENT_KINDS', 'OPTIONS', 'GaussianDigitsNet', 'VDDigitsNet',
+           'GaussianConvDigitsNet', 'VDConvDigitsNet', 'TruncatedVDConvDigitsNet', 'GaussianConvCIFARNet',
+           'VDConvCIFARNet', 'classic_priors', 'experiment_kind', 'experiment_priors', 'conv_layer_names', 'init_spec',
+           'apply_overrides', 'check_options', 'kl_warmup', 'lr_factor', 'check_dwp_manifest', 'log_sigma2_splitter',
+           'dwp_learner', 'prior_states', 'load_prior_states', 'results_of', 'train_dwp', 'summary', 'cli_dwp']
 
 # %% ../nbs/14_bnn.ipynb #121caf69
-class BayesDigitsNet(DigitsNet):
-    "`DigitsNet` with mean-field Gaussian conv and linear layers."
+class GaussianDigitsNet(DigitsNet):
+    "`DigitsNet` with mean-field Gaussian conv and linear layers (standard normal prior)."
     Conv2d, Linear = Conv2dGaussian, LinearGaussian
 
-class BayesDigitsNetVD(DigitsNet):
-    "`DigitsNet` with sparse variational dropout layers (log-uniform prior)."
+class VDDigitsNet(DigitsNet):
+    "`DigitsNet` with sparse variational dropout conv and linear layers (log-uniform prior)."
     Conv2d, Linear = Conv2dVD, LinearVD
 
-class BayesConvDigitsNet(DigitsNet):
+class GaussianConvDigitsNet(DigitsNet):
     "The DWP paper's Bayesian MNIST net: mean-field Gaussian conv layers, a deterministic linear classifier (no prior on it)."
     Conv2d, Linear = Conv2dGaussian, nn.Linear
 
 class VDConvDigitsNet(DigitsNet):
-    "`BayesConvDigitsNet` with sparse variational dropout conv layers (log-uniform prior) instead."
+    "`GaussianConvDigitsNet` with sparse variational dropout conv layers (log-uniform prior) instead."
     Conv2d, Linear = Conv2dVD, nn.Linear
 
 class TruncatedVDConvDigitsNet(DigitsNet):
-    "The DWP paper's log-uniform baseline: `BayesConvDigitsNet` with variational dropout conv layers of alpha <= 1 (Kingma et al. 2015)."
+    "The DWP paper's log-uniform baseline: `GaussianConvDigitsNet` with variational dropout conv layers of alpha <= 1 (Kingma et al. 2015)."
     Conv2d, Linear = Conv2dVDTruncated, nn.Linear
 
-class BayesCIFARNetGaussian(CIFARNet):
+class GaussianConvCIFARNet(CIFARNet):
     "The seed's `BayesCIFARNetGaussian`: `CIFARNet` with mean-field Gaussian conv layers and a plain classifier (no KL term)."
     Conv2d, Linear = Conv2dGaussian, nn.Linear
 
-class BayesCIFARNet(CIFARNet):
-    "The seed's `BayesCIFARNet`: `CIFARNet` with the seed's variational dropout conv layers and a plain classifier (no KL term)."
+class VDConvCIFARNet(CIFARNet):
+    "The seed's `BayesCIFARNet` (and `BayesCIFARNetVD`): `CIFARNet` with the seed's variational dropout conv layers and a plain classifier (no KL term)."
     Conv2d, Linear = SeedConv2dVD, nn.Linear
 
-class BayesCIFARNetVD(BayesCIFARNet):
-    "Another name of `BayesCIFARNet` (the seed's sweeps use both)."
+# The names of earlier versions, so that manifests and records that name them still load (`<class 'markovdwp_nb.bnn.BayesDigitsNet'>`).
+# "Bayes" said nothing of the layers: Gaussian in the digits nets, variational dropout in the seed's BayesCIFARNet.
+BayesDigitsNet, BayesDigitsNetVD, BayesConvDigitsNet = GaussianDigitsNet, VDDigitsNet, GaussianConvDigitsNet
+BayesCIFARNetGaussian, BayesCIFARNet, BayesCIFARNetVD = GaussianConvCIFARNet, VDConvCIFARNet, VDConvCIFARNet
+
 
 # %% ../nbs/14_bnn.ipynb #66944d63
 EXPERIMENT_KINDS = ('classic', 'implicit')

@@ -121,9 +121,9 @@ ALIASES = {
     'markovdwp.models.cifar.CIFARNet': 'markovdwp_nb.models.CIFARNet',
     'markovdwp.source.cifar.models.vanilla.SourceCIFARNet': 'markovdwp_nb.models.SourceCIFARNet',
     # Bayesian models (`markovdwp_nb.bnn`)
-    'markovdwp.models.cifar.BayesCIFARNet': 'markovdwp_nb.bnn.BayesCIFARNet',
-    'markovdwp.models.cifar.BayesCIFARNetGaussian': 'markovdwp_nb.bnn.BayesCIFARNetGaussian',
-    'markovdwp.models.cifar.BayesCIFARNetVD': 'markovdwp_nb.bnn.BayesCIFARNetVD',
+    'markovdwp.models.cifar.BayesCIFARNet': 'markovdwp_nb.bnn.VDConvCIFARNet',
+    'markovdwp.models.cifar.BayesCIFARNetGaussian': 'markovdwp_nb.bnn.GaussianConvCIFARNet',
+    'markovdwp.models.cifar.BayesCIFARNetVD': 'markovdwp_nb.bnn.VDConvCIFARNet',
     # kernel datasets (`markovdwp_nb.kernels`)
     **{f'{m}.{n}': f'markovdwp_nb.kernels.{n}'
        for m in ('markovdwp.source', 'markovdwp.source.kernel', 'markovdwp.source.kernel.dataset')
