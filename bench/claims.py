@@ -274,8 +274,8 @@ def cores() -> int:
     return int(os.environ.get('OMP_NUM_THREADS') or 0) or os.cpu_count() or 1
 
 
-def _train_one(manifest: dict, target: str, record: str, seed: int, threads: int) -> tuple:
-    "Worker: one Bayesian net (resumes its checkpoint), then its record; (target, ensemble accuracy or None, seconds, error)."
+def _train_one(manifest: dict, target: str, record: str, seed: int, threads: int) -> str:
+    "Worker: one Bayesian net (resumes its checkpoint), then its record; the line to log."
     torch.set_num_threads(threads)
     start = time.time()
     Path(record).parent.mkdir(parents=True, exist_ok=True)
@@ -286,36 +286,39 @@ def _train_one(manifest: dict, target: str, record: str, seed: int, threads: int
             with quiet(): results = results_of(train_dwp(manifest, target=snapshot, seed=seed, device='cpu'))
     except FloatingPointError as exc:  # a diverged net is recorded and not retried; anything else is a bug to see
         Path(record).write_text(json.dumps({'failed': str(exc).splitlines()[0]}))
-        return target, None, time.time() - start, str(exc).splitlines()[0]
+        return f'{net_name(target)}: FAILED ({str(exc).splitlines()[0]}), {time.time() - start:.0f}s'
     summary = {'accuracy': results['ensemble']['accuracy'], 'nll': results['ensemble']['nll'], 'seed': results['seed'],
                'seconds': results['seconds'], 'n_train': results['n_train'], 'curve': [row.get('accuracy') for row in results['history']],
                'conv2_posterior': conv_posterior(Path(target)), 'manifest': manifest}
     tmp = Path(record).with_suffix('.tmp')
     tmp.write_text(json.dumps(summary, indent=1)); os.replace(tmp, record)
-    return target, summary['accuracy'], time.time() - start, None
+    return f'{net_name(target)}: ensemble accuracy {summary["accuracy"]:.3f}, {time.time() - start:.0f}s'
+
+
+def net_name(target) -> str:
+    "A Bayesian net's run directory from its settings on: `k0.5-.../fashion5-9/n50/DWP__dwp5-full/split0`."
+    return str(Path(target).relative_to(Path(target).parents[4]))
 
 
 def bayes_jobs(s: Settings, vaes: dict, markov: Path, cells, epochs: int) -> list:
-    "The (manifest, target, seed) of every cell in `cells` that has neither results nor a recorded failure."
+    "The `run_jobs` job of every cell in `cells` that has neither results nor a recorded failure."
     jobs = []
     for task, size, prior, split in cells:
         target = run_dir(s, task, size, prior, split, epochs)
         if record_path(s, target).exists(): continue
-        jobs.append((bnn_manifest(s, task, prior, size, split, vaes, markov, epochs), str(target), str(record_path(s, target)), split))
+        jobs.append((_train_one, bnn_manifest(s, task, prior, size, split, vaes, markov, epochs), str(target), str(record_path(s, target)), split))
     return jobs
 
 
 def run_jobs(jobs: list, n_jobs: int, label: str):
-    "Run the Bayesian nets of `jobs`, `n_jobs` processes at a time, each with its share of the cores."
+    """Run `jobs`, `(worker, *arguments)` each (`_train_one`: a Bayesian net, `_train_plain`: a plain one), `n_jobs` processes at a
+    time, each with its share of the cores, in the order given (put the longest first); log the line each worker returns."""
     if not jobs: return
     threads = max(1, cores() // n_jobs)
     log(f'  {label}: {len(jobs)} nets to train, {n_jobs} at a time with {threads} thread(s) each')
     with ProcessPoolExecutor(n_jobs, mp_context=multiprocessing.get_context('spawn')) as pool:
-        futures = [pool.submit(_train_one, manifest, target, record, seed, threads) for manifest, target, record, seed in jobs]
-        for done, future in enumerate(as_completed(futures), 1):
-            target, accuracy, seconds, error = future.result()
-            name = str(Path(target).relative_to(Path(target).parents[4]))
-            log(f'  [{done}/{len(jobs)}] {name}: ' + (f'FAILED ({error})' if error else f'ensemble accuracy {accuracy:.3f}') + f', {seconds:.0f}s')
+        futures = [pool.submit(*job, threads) for job in jobs]
+        for done, future in enumerate(as_completed(futures), 1): log(f'  [{done}/{len(jobs)}] {future.result()}')
 
 
 def table_cells(s: Settings) -> list:
@@ -370,22 +373,39 @@ def plain_manifest(s: Settings, split: int) -> dict:
             'options': {'lr': s.lr, 'coef': {'task.nll': 1.0}}}
 
 
-def init_part(s: Settings, vaes: dict, vault: Path, min_norms: dict, train: bool = True) -> dict:
-    "Epochs to `s.target` test accuracy of plain nets per init (cached per run), and their accuracy curves."
-    priors = load_priors({name: {'path': str(vaes[name]), 'kind': 'collapsed', 'kernel_scale': s.kernel_scale} for name in (CONV0, CONV1)})
+def plain_path(s: Settings, init: str, split: int) -> Path:
+    return s.work/'plain'/f'n{s.plain_size}-e{s.plain_epochs}-k{s.k}'/f'{init.replace(" ", "_")}__split{split}.pt'
+
+
+def _train_plain(manifest: dict, path: str, seed: int, init: dict, priors: dict, threads: int) -> str:
+    "Worker: one plain net to the snapshot `path` (resumes its checkpoint), its conv layers initialised per `init` from `priors` (specs); the line to log."
+    torch.set_num_threads(threads)
+    start = time.time()
+    with quiet(): train_source(manifest, target=path, seed=seed, device='cpu', cbs=[PriorInit(init, load_priors(priors))])
+    return f'plain net {Path(path).stem}: {manifest["trainer"]["max_epochs"]} epochs in {time.time() - start:.0f}s'
+
+
+def plain_jobs(s: Settings, vaes: dict, vault: Path, min_norms: dict) -> list:
+    "The `run_jobs` job of every plain net of the convergence table that is not trained yet."
+    priors = {name: {'path': str(vaes[name]), 'kind': 'collapsed', 'kernel_scale': s.kernel_scale} for name in (CONV0, CONV1)}
     specs = {'default': {}, 'DWP': {name: 'prior' for name in (CONV0, CONV1)},
              'source kernels': {name: {'root': str(vault), 'min_norm': min_norms[name]} for name in (CONV0, CONV1)}}
+    jobs = []
+    for split in range(s.n_splits):
+        for init in INITS:
+            path = plain_path(s, init, split)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if not path.exists(): jobs.append((_train_plain, plain_manifest(s, split), str(path), split, specs[init], priors))
+    return jobs
+
+
+def init_part(s: Settings) -> tuple:
+    "Epochs to `s.target` test accuracy of the plain nets trained so far per init, and their accuracy curves."
     curves = {}
     for split in range(s.n_splits):
         for init in INITS:
-            path = s.work/'plain'/f'n{s.plain_size}-e{s.plain_epochs}-k{s.k}'/f'{init.replace(" ", "_")}__split{split}.pt'
-            path.parent.mkdir(parents=True, exist_ok=True)
-            if not path.exists():
-                if not train: continue
-                start = time.time()
-                with quiet(): train_source(plain_manifest(s, split), target=path, seed=split, device='cpu', cbs=[PriorInit(specs[init], priors)])
-                log(f'  plain net, N = {s.plain_size}, split {split}, init {init}: {s.plain_epochs} epochs in {time.time() - start:.0f}s')
-            curves.setdefault(init, []).append([row['accuracy'] for row in history_rows(torch.load(path, weights_only=True)['history'])])
+            path = plain_path(s, init, split)
+            if path.exists(): curves.setdefault(init, []).append([row['accuracy'] for row in history_rows(torch.load(path, weights_only=True)['history'])])
     reached = {init: [next((i + 1 for i, a in enumerate(curve) if a >= s.target), None) for curve in runs] for init, runs in curves.items()}
     section = {'target': s.target, 'n_train': s.plain_size, 'max_epochs': s.plain_epochs}
     for init in INITS:
@@ -588,17 +608,22 @@ def main(argv=None):
         seconds['kernels'] = time.time() - start
     elif (s.results/'kernel_loglik.json').exists():
         claims['kernel_loglik'] = json.loads((s.results/'kernel_loglik.json').read_text())['result']
-    if 'bayes' in args.parts and train:
-        start = time.time()
-        log(f'[bayes] Table 1: {len(table_cells(s))} Bayesian nets, {s.steps} steps each')
-        run_jobs(bayes_jobs(s, vaes, markov, table_cells(s), s.epochs), args.jobs, 'table')
-        seconds['bayes'] = time.time() - start
-    if 'budget' in args.parts and train:
-        start = time.time()
+    # the nets of the bayes, budget and init parts go to one process pool, the longest first (no pool waits for another's last net)
+    jobs, parts = [], [part for part in ('budget', 'bayes', 'init') if part in args.parts and train]
+    if 'budget' in parts:
         log(f'[budget] fashion5-9, N = {s.sizes["fashion5-9"][0]}, split 0 at {2 * s.steps} steps')
         cells = [('fashion5-9', s.sizes['fashion5-9'][0], prior, 0) for prior in (QUICK_BUDGET if s.quick else s.priors)]
-        run_jobs(bayes_jobs(s, vaes, markov, cells, 2 * s.epochs), args.jobs, 'budget')
-        seconds['budget'] = time.time() - start
+        jobs += bayes_jobs(s, vaes, markov, cells, 2 * s.epochs)
+    if 'bayes' in parts:
+        log(f'[bayes] Table 1: {len(table_cells(s))} Bayesian nets, {s.steps} steps each')
+        jobs += bayes_jobs(s, vaes, markov, table_cells(s), s.epochs)
+    if 'init' in parts:
+        log(f'[init] plain nets on N = {s.plain_size}: epochs to {s.target:.0%} test accuracy')
+        jobs += plain_jobs(s, vaes, vaults[0], min_norms)
+    if parts:
+        start = time.time()
+        run_jobs(jobs, args.jobs, ', '.join(parts))
+        seconds[', '.join(parts)] = time.time() - start
     claims['accuracy'], claims['conv2_posterior'], curves = accuracy_table(s, s.epochs)
     claims['budget'] = {}
     for prior in PRIORS:
@@ -606,11 +631,8 @@ def main(argv=None):
         if all(pair): claims['budget'][prior] = {f'{s.steps} steps': pair[0]['accuracy'], f'{2 * s.steps} steps': pair[1]['accuracy']}
     previous = json.loads((results/'claims.json').read_text()).get('epochs_to_target') if (results/'claims.json').exists() else None
     if 'init' in args.parts or (s.work/'plain').exists():
-        start = time.time()
-        if 'init' in args.parts and train: log(f'[init] plain nets on N = {s.plain_size}: epochs to {s.target:.0%} test accuracy')
-        claims['epochs_to_target'], _ = init_part(s, vaes, vaults[0], min_norms, train='init' in args.parts and train)
+        claims['epochs_to_target'], _ = init_part(s)
         if 'default' not in claims['epochs_to_target'] and previous: claims['epochs_to_target'] = previous  # none of its runs here
-        seconds['init'] = time.time() - start
     elif previous: claims['epochs_to_target'] = previous  # the plain nets are not cached here (a fresh clone): keep the last measured table
     claims['seconds'] = seconds
     (results/'claims.json').write_text(json.dumps(claims, indent=1))
