@@ -55,7 +55,9 @@ from markov import gaussian_log_density, kernels, markov_model, shared_mean_gaus
 
 CONV0, CONV1 = 'features.conv0', 'features.conv1'
 VD_NETS = {'truncated': 'TruncatedVDConvDigitsNet', 'sparse': 'VDConvDigitsNet'}
-PRIORS = ('standard normal', 'log-uniform', 'DWP', 'DWP + DWP init', 'Markov DWP', 'DWP on the 7x7 conv only')
+PRIORS = ('standard normal', 'log-uniform', 'DWP', 'DWP + DWP init', 'Markov DWP', 'DWP on the 7x7 conv only', 'DWP, 5x5 KL x0.1')
+DEFAULT_PRIORS = PRIORS[:6]   # the last row is a diagnosis, run on request (--priors)
+TEMPER = 0.1                  # the weight of the 5x5 DWP's KL term in the tempered row, relative to the ELBO's 1/N
 INITS = ('default', 'DWP', 'source kernels')
 TASKS = {'fashion5-9': {'cls': 'FashionMNIST', 'classes': [5, 6, 7, 8, 9]}, 'digits': {'cls': 'Digits', 'classes': None}}
 PARTS = ('zoo', 'kernels', 'bayes', 'budget', 'init')
@@ -80,7 +82,7 @@ class Settings:
         self.draws = 10 if quick else 1000
         self.sizes = {'fashion5-9': [50] if quick else args.sizes, 'digits': [50] if quick else [50, 100]}
         self.tasks = ['fashion5-9'] if quick else args.tasks
-        self.priors = PRIORS if quick else tuple(args.priors)
+        self.priors = DEFAULT_PRIORS if quick else tuple(args.priors)
         self.n_splits = 1 if quick else args.splits
         self.steps_per_epoch = 10 if quick else args.steps_per_epoch
         self.epochs = 2 if quick else args.epochs
@@ -247,6 +249,8 @@ def bnn_manifest(s: Settings, task: str, prior: str, size: int, split: int, vaes
     elif prior == 'DWP + DWP init': options['init'] = {CONV0: 'prior', CONV1: 'prior'}
     elif prior == 'Markov DWP': options['priors'][CONV1] = {'path': str(markov), 'kind': 'trainable'}
     elif prior == 'DWP on the 7x7 conv only': del options['priors'][CONV1]  # N(0, 1) on conv1: isolates the 7x7 DWP
+    elif prior == 'DWP, 5x5 KL x0.1':  # the 5x5 DWP's KL term at TEMPER / N instead of 1 / N (a tempered prior on conv1)
+        options['coef'] = {**options.get('coef', {'task.nll': 1.0, 'model.kl_div': 'dataset'}), f'model.kl_div.{CONV1}': TEMPER / size}
     if s.kernel_scale != 'source':
         for spec in options['priors'].values(): spec['kernel_scale'] = s.kernel_scale
     if s.quick:  # a fifth of the test images: the quick run checks the plumbing, not the numbers
@@ -255,13 +259,18 @@ def bnn_manifest(s: Settings, task: str, prior: str, size: int, split: int, vaes
     return manifest
 
 
+def prior_label(prior: str) -> str:
+    "A row's name in paths: `DWP_and_DWP_init`, `DWP_5x5_KL_x0.1`."
+    return prior.replace(' + ', '_and_').replace(',', '').replace(' ', '_')
+
+
 def run_dir(s: Settings, task: str, size: int, prior: str, split: int, epochs: int) -> Path:
     protocol = (f'k{s.k}-lr{s.lr}-f{s.lr_factor}-w{s.warmup}-s{s.n_slices}-steps{s.steps_per_epoch * epochs}'
                 + (f'-ks{s.kernel_scale}' if s.kernel_scale != 'source' else '')
                 + (f'-zoo{s.n_models}' if s.n_models != DEFAULT_MODELS and not s.quick else ''))  # another zoo, other cells
     dwp = f'__dwp5-{s.dwp5_var}' if 'DWP' in prior else ''  # which 5x5 VAE the DWP rows use
     if prior == 'log-uniform' and s.vd != 'sparse': dwp = f'__vd-{s.vd}'   # the sparse VD cells keep their old names
-    return s.work/'bnn'/protocol/task/f'n{size}'/(prior.replace(' + ', '_and_').replace(' ', '_') + dwp)/f'split{split}'
+    return s.work/'bnn'/protocol/task/f'n{size}'/(prior_label(prior) + dwp)/f'split{split}'
 
 
 def record_path(s: Settings, target: Path) -> Path:
@@ -438,6 +447,7 @@ def markdown(claims: dict, level: int = 1) -> str:
                   '| prior | ' + ' | '.join(f'N = {n}' for n in sizes) + ' |', '|---|' + '---|' * len(sizes)]
         for prior in PRIORS:
             cells = [by_size[n].get(prior) for n in sizes]
+            if not any(cells): continue
             lines.append(f'| {prior} | ' + ' | '.join(f'{c["mean"]:.3f} ± {c["std"]:.3f} ({c["n_splits"]})' if c else '—' for c in cells) + ' |')
         lines.append('')
     if claims.get('kernel_loglik'):
@@ -509,7 +519,8 @@ def parse(argv=None):
     parser.add_argument('--min-norm', type=float, default=0.1, help='prune slices below this multiple of the median slice norm')
     parser.add_argument('--sizes', type=int, nargs='+', default=[50, 100, 200], help='training set sizes on fashion5-9')
     parser.add_argument('--tasks', nargs='+', choices=list(TASKS), default=list(TASKS), help='the target tasks of Table 1')
-    parser.add_argument('--priors', nargs='+', choices=PRIORS, default=list(PRIORS), help='the rows of Table 1 to run')
+    parser.add_argument('--priors', nargs='+', choices=PRIORS, default=list(DEFAULT_PRIORS),
+                        help=f'the rows of Table 1 to run (default: all but {PRIORS[-1]!r})')
     parser.add_argument('--splits', type=int, default=5)
     parser.add_argument('--steps-per-epoch', type=int, default=500, help='full-batch steps per epoch (one validation each)')
     parser.add_argument('--epochs', type=int, default=4, help='epochs of each Bayesian net (steps = epochs x steps per epoch; '
@@ -551,7 +562,7 @@ def rerun(record_path: Path, results: Path = RESULTS) -> int:
     size, prior_dir = str(record['n_train']), Path(record_path).parent.name
     claims = json.loads((results/'claims.json').read_text())
     cells = claims['accuracy'].get(task, {}).get(size, {})
-    prior = next((p for p in cells if prior_dir.split('__')[0] == p.replace(' + ', '_and_').replace(' ', '_')), None)
+    prior = next((p for p in cells if prior_dir.split('__')[0] == prior_label(p)), None)
     if prior is None: sys.exit(f'claims: {record_path}: its cell ({task}, N = {size}, {prior_dir}) is not in {results/"claims.json"}')
     cell = cells[prior]
     start = time.time()
