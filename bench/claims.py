@@ -456,6 +456,15 @@ def markdown(claims: dict, level: int = 1) -> str:
             for name, value in (models.items() if isinstance(models, dict) else ()):
                 if isinstance(value, float): lines.append(f'| {LAYER_LABELS.get(layer, layer)} | {name} | {value:.3f} |')
         lines.append('')
+    if claims.get('budget'):
+        steps = list(next(iter(claims['budget'].values())))
+        lines += [f'**Budget**: ensemble accuracy of each prior\'s net on fashion5-9, N = {min(map(int, claims["accuracy"].get("fashion5-9", {"50": 0})))}, '
+                  f'split 0, after {steps[0]} and {steps[1]} (the table\'s budget is enough where the change is under 0.5 points)', '',
+                  f'| prior | {steps[0]} | {steps[1]} | change (points) |', '|---|---|---|---|']
+        for prior, pair in claims['budget'].items():
+            short, long = pair.values()
+            lines.append(f'| {prior} | {short:.3f} | {long:.3f} | {100 * (long - short):+.1f} |')
+        lines.append('')
     ett = claims.get('epochs_to_target')
     if ett and any(init in ett for init in INITS):
         lines += [f'**Convergence**: epochs of a plain net (N = {ett["n_train"]}) to {ett["target"]:.0%} test accuracy', '',
