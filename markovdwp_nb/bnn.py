@@ -5,7 +5,7 @@
 # %% ../nbs/14_bnn.ipynb #86fcf393
 from __future__ import annotations
 
-import json, math
+import math
 from copy import deepcopy
 from functools import partial
 from pathlib import Path

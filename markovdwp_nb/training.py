@@ -278,18 +278,17 @@ def _remove_reservation(path: Path):
     except OSError: pass
 
 @contextlib.contextmanager
-def run_guard(path, ckpt, reserved: bool = False, target=None):
+def run_guard(path, ckpt, reserved: bool = False):
     """Guard a training run that writes its result to `path` and its checkpoint to `ckpt` (no target, `path` None: nothing to
     guard). Before the run: check that `path`'s directory can be written (`TargetError` naming it) and lock `ckpt` against other
-    runs (`TargetInUseError` naming `target`, default `path`). On a failure of any kind: remove the empty file `reserved` for
+    runs (`TargetInUseError` naming `path`). On a failure of any kind: remove the empty file `reserved` for
     `path` unless an unfinished checkpoint remains; a `DivergedError` keeps the last good epoch's checkpoint and says where it
     is. The lock goes when the run ends."""
     if path is None:
         yield
         return
     path = Path(path)
-    target = Path(target) if target is not None else path
-    lock = RunLock(ckpt if ckpt is not None else path, target)
+    lock = RunLock(ckpt if ckpt is not None else path, path)
     try:
         check_writable(path.parent)
         lock.acquire()
