@@ -456,12 +456,13 @@ def markdown(claims: dict, level: int = 1) -> str:
             for name, value in (models.items() if isinstance(models, dict) else ()):
                 if isinstance(value, float): lines.append(f'| {LAYER_LABELS.get(layer, layer)} | {name} | {value:.3f} |')
         lines.append('')
-    if claims.get('budget'):
-        steps = list(next(iter(claims['budget'].values())))
-        lines += [f'**Budget**: ensemble accuracy of each prior\'s net on fashion5-9, N = {min(map(int, claims["accuracy"].get("fashion5-9", {"50": 0})))}, '
-                  f'split 0, after {steps[0]} and {steps[1]} (the table\'s budget is enough where the change is under 0.5 points)', '',
+    budget = claims.get('budget') or {}
+    if budget.get('accuracy'):
+        steps = [f'{n} steps' for n in budget['steps']]
+        lines += [f'**Budget**: ensemble accuracy of each prior\'s net on {budget["task"]}, N = {budget["n_train"]}, split {budget["split"]}, '
+                  f'after {steps[0]} and {steps[1]} (the table\'s budget is enough where the change is under 0.5 points)', '',
                   f'| prior | {steps[0]} | {steps[1]} | change (points) |', '|---|---|---|---|']
-        for prior, pair in claims['budget'].items():
+        for prior, pair in budget['accuracy'].items():
             short, long = pair.values()
             lines.append(f'| {prior} | {short:.3f} | {long:.3f} | {100 * (long - short):+.1f} |')
         lines.append('')
@@ -645,10 +646,11 @@ def main(argv=None):
         run_jobs(jobs, args.jobs, ', '.join(parts))
         seconds[', '.join(parts)] = time.time() - start
     claims['accuracy'], claims['conv2_posterior'], curves = accuracy_table(s, s.epochs)
-    claims['budget'] = {}
+    budget_n = s.sizes['fashion5-9'][0]
+    claims['budget'] = {'task': 'fashion5-9', 'n_train': budget_n, 'split': 0, 'steps': [s.steps, 2 * s.steps], 'accuracy': {}}
     for prior in PRIORS:
-        pair = [read_record(s, 'fashion5-9', s.sizes['fashion5-9'][0], prior, 0, e) for e in (s.epochs, 2 * s.epochs)]
-        if all(pair): claims['budget'][prior] = {f'{s.steps} steps': pair[0]['accuracy'], f'{2 * s.steps} steps': pair[1]['accuracy']}
+        pair = [read_record(s, 'fashion5-9', budget_n, prior, 0, e) for e in (s.epochs, 2 * s.epochs)]
+        if all(pair): claims['budget']['accuracy'][prior] = {f'{s.steps} steps': pair[0]['accuracy'], f'{2 * s.steps} steps': pair[1]['accuracy']}
     previous = json.loads((results/'claims.json').read_text()).get('epochs_to_target') if (results/'claims.json').exists() else None
     if 'init' in args.parts or (s.work/'plain').exists():
         claims['epochs_to_target'], _ = init_part(s)

@@ -20,7 +20,8 @@ from fastai.metrics import accuracy
 from fastai.optimizer import Adam
 from fastai.torch_core import default_device, trainable_params
 
-from .spec import ANNEAL_FORMAT, SpecError, check_anneal, check_keys, check_number, get_instance, load_manifest, stage_check
+from .spec import (ANNEAL_FORMAT, SpecError, UsageError, at, check_anneal, check_keys, check_number, get_instance, in_file,
+                   load_manifest, stage_check)
 from .data import get_dataloaders
 from .models import CIFARNet, DigitsNet
 from .nn import (Conv2dGaussian, Conv2dVD, Conv2dVDTruncated, LinearGaussian, LinearVD, SeedConv2dVD, TruncatedVDLayer,
@@ -96,7 +97,8 @@ def experiment_priors(model: nn.Module, options: dict, priors_kind: str | None =
     "The prior of every Bayesian layer of `model` for the manifest `options` (implicit priors in mode `priors_kind`)."
     priors = classic_priors(model)
     if experiment_kind(options) == 'implicit':
-        priors.update(check_priors(model, load_priors(options['priors'], kind=priors_kind)))
+        with at('options.priors'): loaded = load_priors(options['priors'], kind=priors_kind)
+        priors.update(check_priors(model, loaded))
     return priors
 
 # %% ../nbs/14_bnn.ipynb #11a3aaa0
@@ -107,7 +109,7 @@ def conv_layer_names(model: nn.Module) -> list:
 def init_spec(value: str):
     "An `options.init` entry from a `--init` value: `default`, `prior`, or a vault directory."
     if value in ('default', 'prior'): return value
-    if not Path(value).is_dir(): raise SpecError(f'--init: {value!r} is not default, prior or a kernel vault directory')
+    if not Path(value).is_dir(): raise UsageError(f'--init: {value!r} is not default, prior or a kernel vault directory')
     return {'root': str(value)}
 
 def apply_overrides(manifest: dict, priors_kind: str | None = None, init: str | None = None) -> dict:
@@ -123,30 +125,33 @@ def apply_overrides(manifest: dict, priors_kind: str | None = None, init: str | 
     return manifest
 
 # %% ../nbs/14_bnn.ipynb #867d01f0
-def check_options(options: dict, where: str = 'options'):
-    "Refuse an `options` key the experiment does not use (naming it, with a did-you-mean); require `lr`."
-    check_keys(options, sorted(OPTIONS), where, 'option of the dwp stage')
-    if 'lr' not in options: raise SpecError(f'{where}.lr: missing')
+def check_options(options: dict):
+    "Refuse a key of a manifest's `options` that the experiment does not use (naming it, with a did-you-mean); require `lr`."
+    with at('options'):
+        check_keys(options, sorted(OPTIONS), '', 'option of the dwp stage')
+        if 'lr' not in options: raise SpecError('missing', key='lr')
 
-def kl_warmup(value, where: str = 'options.kl_warmup') -> KLAnneal | None:
+@at('options.kl_warmup')
+def kl_warmup(value) -> KLAnneal | None:
     """The `KLAnneal` of `options.kl_warmup`: a number of epochs, `{"n_epochs": E}`, `{"n_steps": S}` or the seed's anneal schedule
     `{"mode": "anneal", "p0": [t0, v0], "p1": [t1, v1]}` (epochs); None for 0 or absent."""
     if value is None or (not isinstance(value, bool) and value == 0): return None
     if isinstance(value, dict) and 'mode' in value:
-        check_anneal(value, where)  # a SpecError names the key under `where`
+        check_anneal(value)
         return KLAnneal(schedule=value)
     if isinstance(value, (int, float)) and not isinstance(value, bool): value = {'n_epochs': value}
     if not isinstance(value, dict) or len(value) != 1 or not set(value) <= {'n_epochs', 'n_steps'}:
-        raise SpecError(f'{where}: expected a number of epochs, {{"n_epochs": E}}, {{"n_steps": S}} or {ANNEAL_FORMAT}, got {value!r}')
+        raise SpecError(f'expected a number of epochs, {{"n_epochs": E}}, {{"n_steps": S}} or {ANNEAL_FORMAT}, got {value!r}')
     (key, length), = value.items()
     if isinstance(length, bool) or not isinstance(length, (int, float)) or not length > 0 or (key == 'n_steps' and length != int(length)):
-        raise SpecError(f'{where}.{key}: expected a positive number, got {length!r}')
+        raise SpecError(f'expected a positive number, got {length!r}', key=key)
     return KLAnneal(**{key: int(length) if key == 'n_steps' else float(length)})
 
-def lr_factor(value, where: str = 'options.log_sigma2_lr_factor') -> float:
-    "A positive finite multiple of `options.lr`, as a float; a `SpecError` naming `where` otherwise."
+@at('options.log_sigma2_lr_factor')
+def lr_factor(value) -> float:
+    "A positive finite multiple of `options.lr`, as a float; a `SpecError` otherwise."
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
-        raise SpecError(f'{where}: expected a positive number (a multiple of options.lr), got {value!r}')
+        raise SpecError(f'expected a positive number (a multiple of options.lr), got {value!r}')
     return float(value)
 
 @stage_check('dwp')
@@ -155,7 +160,8 @@ def check_dwp_manifest(manifest: dict):
     before anything is built): known keys, `lr`, `kind` and `priors`, `kl_warmup`, `log_sigma2_lr_factor`, `n_samples`, `wandb`."""
     options = manifest['options']
     check_options(options)
-    if experiment_kind(options) == 'implicit': check_prior_specs(options['priors'])   # keys and values; no file is read
+    if experiment_kind(options) == 'implicit':
+        with at('options.priors'): check_prior_specs(options['priors'])   # keys and values; no file is read
     kl_warmup(options.get('kl_warmup'))
     lr_factor(options.get('log_sigma2_lr_factor', 1.0))
     if 'n_samples' in options: check_number(options['n_samples'], 'options.n_samples', integer=True, positive=True)
@@ -170,8 +176,7 @@ def log_sigma2_splitter(priors: dict | None, factor: float = 1.0):
         return [[p for p in trainable_params(model) if id(p) not in ids] + prior_parameters(priors), log_sigma2]
     return split
 
-def dwp_learner(manifest: dict, priors_kind: str | None = None, init: str | None = None, device=None,
-                where: str = 'manifest') -> Learner:
+def dwp_learner(manifest: dict, priors_kind: str | None = None, init: str | None = None, device=None) -> Learner:
     "The fastai `Learner` of a DWP manifest (after the `--priors` / `--init` overrides), with `.priors` and `.manifest`."
     manifest = apply_overrides(manifest, priors_kind, init)
     max_epochs, clip = trainer_settings(manifest['trainer'])
@@ -185,7 +190,7 @@ def dwp_learner(manifest: dict, priors_kind: str | None = None, init: str | None
     factor = lr_factor(options.get('log_sigma2_lr_factor', 1.0))
     lr = options['lr'] if factor == 1.0 else np.array([options['lr'], options['lr'] * factor])  # one per optimiser group
     cbs = [PriorInit(options.get('init'), priors, options.get('reset_logsigma2', False)),
-           KLPenalty(priors, options.get('coef')), LinearLRDecay(lr), FailOnNaN(where)]
+           KLPenalty(priors, options.get('coef')), LinearLRDecay(lr), FailOnNaN()]
     warmup = kl_warmup(options.get('kl_warmup'))
     if warmup is not None: cbs.append(warmup)
     if any(isinstance(m, VDLayer) for m in bayesian_layers(model).values()): cbs.append(SparsityMetrics())
@@ -216,7 +221,7 @@ def results_of(run) -> dict:
             **({'sparsity': run['sparsity']} if 'sparsity' in run else {})}
 
 def train_dwp(manifest: dict, target=None, seed=None, *, priors_kind: str | None = None, init: str | None = None, tag: str = 'dwp',
-              resume: bool = False, device=None, cbs=(), where: str = 'manifest', project: str | None = None, tags=()) -> StageRun:
+              resume: bool = False, device=None, cbs=(), project: str | None = None, tags=()) -> StageRun:
     """Train the Bayesian CNN of `manifest` (after the `priors_kind` / `init` overrides) on `device` with `run_stage`, logged to W&B per
     `options.wandb`, and save its snapshot at `target`, resuming an unfinished run of the same manifest there (a file target always,
     a directory with `resume`). Returns a `StageRun` whose `scores` hold the ensemble's accuracy and NLL (`ensemble`), `n_train` and,
@@ -230,8 +235,8 @@ def train_dwp(manifest: dict, target=None, seed=None, *, priors_kind: str | None
                   'n_train': len(learn.dls.train.dataset)}
         if any(isinstance(m, VDLayer) for m in bayesian_layers(learn.model).values()): scores['sparsity'] = sparsity_report(learn.model)
         return scores
-    return run_stage(manifest, lambda manifest, device, path: dwp_learner(manifest, device=device, where=where), target, seed,
-                     tag=tag, resume=resume, device=device, cbs=cbs, where=where, kind='dwp', project=project or f'{WANDB_PROJECT}-dwp',
+    return run_stage(manifest, lambda manifest, device, path: dwp_learner(manifest, device=device), target, seed,
+                     tag=tag, resume=resume, device=device, cbs=cbs, kind='dwp', project=project or f'{WANDB_PROJECT}-dwp',
                      tags=tags, finish=finish, extra=lambda learn: {'priors': prior_states(learn.priors)}, restore=restore, quiet=True)
 
 # %% ../nbs/14_bnn.ipynb #93f00f49
@@ -248,8 +253,9 @@ def summary(results: dict, path=None) -> str:
 def cli_dwp(args) -> int:
     "`markovdwp dwp MANIFEST [--priors K] [--init I] [--target T [--tag T] [--resume]]`: train a Bayesian CNN, print its summary."
     manifest = load_manifest(args.manifest, kind='dwp', assignments=args.assignments)
-    run = train_dwp(manifest, target=args.target, seed=args.seed, priors_kind=args.priors, init=args.init,
-                    tag=getattr(args, 'tag', None) or 'dwp', resume=getattr(args, 'resume', False), device=getattr(args, 'device', None),
-                    where=str(args.manifest), **wandb_args(args))
+    with in_file(args.manifest):  # a key path or a diverged run: in this manifest
+        run = train_dwp(manifest, target=args.target, seed=args.seed, priors_kind=args.priors, init=args.init,
+                        tag=getattr(args, 'tag', None) or 'dwp', resume=getattr(args, 'resume', False),
+                        device=getattr(args, 'device', None), **wandb_args(args))
     print(summary(results_of(run), run.path))
     return 0

@@ -19,7 +19,7 @@ from fastai.torch_core import find_bs, trainable_params
 from fastcore.basics import noop
 from fastcore.foundation import L
 
-from .spec import SpecError, anneal_value, check_anneal, propagate
+from .spec import SpecError, anneal_value, at, check_anneal, propagate
 from .source import WeightedPenalty
 from .training import RecorderColumns
 from .nn import bayesian_layers, fix_weight_sample, named_penalties, sparsity_report
@@ -110,7 +110,7 @@ class KLAnneal(Callback):
             raise ValueError('KLAnneal: give exactly one of n_epochs, n_steps and schedule')
         if schedule is None and (n_epochs if n_steps is None else n_steps) <= 0: raise ValueError('KLAnneal: the warm-up length must be positive')
         self.n_epochs, self.n_steps = n_epochs, n_steps
-        self.points = None if schedule is None else check_anneal(schedule, 'KLAnneal.schedule')
+        with at('KLAnneal.schedule'): self.points = None if schedule is None else check_anneal(schedule)
 
     def scale(self, epoch: int, batch: int, n_batches: int) -> float:
         "The KL scale at `batch` (of `n_batches`) of `epoch`."

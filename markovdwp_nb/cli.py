@@ -9,7 +9,7 @@ import argparse, ast, copy, errno, importlib, itertools, json, re, sys, tracebac
 from pathlib import Path
 
 from . import __version__
-from .spec import (SpecError, UserError, UsageError, allow_modules, manifest_kind, expand_grid, load_manifest, merge,
+from .spec import (SpecError, UserError, UsageError, allow_modules, at, in_file, manifest_kind, expand_grid, load_manifest, merge,
                                read_json, set_path, validate_manifest)
 
 # %% auto #0
@@ -340,7 +340,7 @@ def load_sweep(path) -> tuple:
             if name in SWEEP_ARGUMENTS:
                 if name != 'target' and value is not None: stage_args[name] = value
                 continue
-            set_path(overrides, name.split('__'), copy.deepcopy(value), where=f'{path}: parameters.{name}')
+            with in_file(path), at(f'parameters.{name}'): set_path(overrides, name.split('__'), copy.deepcopy(value))
         runs.append(overrides); arguments.append(stage_args)
     return stage, base, runs, arguments
 

@@ -20,7 +20,7 @@ from fastai.data.core import DataLoaders
 from fastai.data.load import DataLoader
 from fastai.torch_core import default_device
 
-from .spec import RESAMPLING_KINDS, SpecError, feed_loader, feed_settings, from_spec, get_instance
+from .spec import RESAMPLING_KINDS, SpecError, UserError, at, feed_loader, feed_settings, from_spec, get_instance
 
 # %% auto #0
 __all__ = ['AUGMENTATIONS', 'CIFAR10_FORMAT', 'CIFAR100_FORMAT', 'MNIST_FORMAT', 'FASHION_FORMAT', 'SVHN_FORMAT', 'DIGITS_FORMAT',
@@ -33,21 +33,21 @@ __all__ = ['AUGMENTATIONS', 'CIFAR10_FORMAT', 'CIFAR100_FORMAT', 'MNIST_FORMAT',
            'relabel', 'DigitsSplit', 'Digits_Train', 'Digits_Test', 'data_root', 'gunzip_atomic', 'gz_folder',
            'fashion_missing_error', 'fashion_mnist_root', 'FashionMNISTFiles', 'FashionMNIST_Train',
            'FashionMNIST_Test', 'show_images', 'dataset_targets', 'source_dataset', 'resample_one', 'resample',
-           'build_dataset', 'get_datasets', 'build_feed', 'FullBatchLoader', 'get_dataloaders']
+           'DataNotFoundError', 'build_dataset', 'get_datasets', 'build_feed', 'FullBatchLoader', 'get_dataloaders']
 
 # %% ../nbs/01_data.ipynb #74d870fb
 def seed_from_string(text: str) -> int:
     "A 32-bit seed from a string: the SHA-256 digest of its UTF-8 bytes, modulo 2**32."
     return int.from_bytes(hashlib.sha256(text.encode('utf-8')).digest(), 'big') % 2**32
 
-def check_random_state(seed=None, where: str = 'random_state') -> np.random.RandomState:
+def check_random_state(seed=None) -> np.random.RandomState:
     "A NumPy `RandomState` from `seed`: None (the global one), an int, a string (hashed) or a `RandomState`."
     if seed is None: return np.random.mtrand._rand
     if isinstance(seed, np.random.RandomState): return seed
     if isinstance(seed, str): return np.random.RandomState(seed_from_string(seed))
     if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and 0 <= seed < 2**32:
         return np.random.RandomState(int(seed))
-    raise SpecError(f'{where}: expected None, an int in [0, 2**32), a string or a RandomState, got {seed!r}')
+    raise SpecError(f'expected None, an int in [0, 2**32), a string or a RandomState, got {seed!r}')
 
 def mt19937_from_string(text: str) -> np.random.RandomState:
     "A NumPy `RandomState` in the Mersenne Twister state that Python's `random.Random(text)` seeds from the string `text`."
@@ -56,45 +56,45 @@ def mt19937_from_string(text: str) -> np.random.RandomState:
     rng.set_state(('MT19937', np.array(state[:-1], dtype=np.uint32), state[-1]))
     return rng
 
-def split_random_state(seed=None, where: str = 'random_state') -> np.random.RandomState:
+def split_random_state(seed=None) -> np.random.RandomState:
     "The `RandomState` of a `train_size` subset, as the seed's datasets make it: a string through `mt19937_from_string`, the rest as `check_random_state`."
-    return mt19937_from_string(seed) if isinstance(seed, str) else check_random_state(seed, where)
+    return mt19937_from_string(seed) if isinstance(seed, str) else check_random_state(seed)
 
 # %% ../nbs/01_data.ipynb #4a90f558
-def resolve_size(size, n_items: int, where: str = 'size', of: str = 'the dataset') -> int:
+def resolve_size(size, n_items: int, of: str = 'the dataset') -> int:
     "How many of `n_items` the `size` asks for: None = all, an int count, or a float fraction in (0, 1]."
     if size is None: return n_items
     if isinstance(size, bool) or not isinstance(size, (int, float, np.integer, np.floating)):
-        raise SpecError(f'{where}: expected an int count, a float fraction or null, got {size!r}')
+        raise SpecError(f'expected an int count, a float fraction or null, got {size!r}')
     if isinstance(size, (float, np.floating)):
-        if not 0 < size <= 1: raise SpecError(f'{where}: a fraction must lie in (0, 1], got {size!r}')
+        if not 0 < size <= 1: raise SpecError(f'a fraction must lie in (0, 1], got {size!r}')
         return max(1, int(size * n_items))
-    if size > n_items: raise SpecError(f'{where}: {size} is larger than {of} ({n_items} items)')
-    if size < 1: raise SpecError(f'{where}: {size} is not a positive count')
+    if size > n_items: raise SpecError(f'{size} is larger than {of} ({n_items} items)')
+    if size < 1: raise SpecError(f'{size} is not a positive count')
     return int(size)
 
 # %% ../nbs/01_data.ipynb #75751b06
-def subset_indices(n_items: int, size=None, random_state=None, where: str = 'size') -> np.ndarray:
+def subset_indices(n_items: int, size=None, random_state=None) -> np.ndarray:
     "Positions of a random subset of `size` out of `n_items` (all of them, shuffled, for None)."
-    return check_random_state(random_state).permutation(n_items)[:resolve_size(size, n_items, where)]
+    return check_random_state(random_state).permutation(n_items)[:resolve_size(size, n_items)]
 
-def stratified_indices(targets, size=None, random_state=None, where: str = 'size', of: str = 'the dataset') -> np.ndarray:
+def stratified_indices(targets, size=None, random_state=None, of: str = 'the dataset') -> np.ndarray:
     "Positions of a subset of `size` items whose class proportions follow `targets` (scikit-learn's stratified split)."
     targets = np.asarray(targets)
-    count, rng = resolve_size(size, len(targets), where, of), check_random_state(random_state)
+    count, rng = resolve_size(size, len(targets), of), check_random_state(random_state)
     if count == len(targets): return rng.permutation(count)
     try: chosen, _ = train_test_split(np.arange(len(targets)), train_size=count, stratify=targets, random_state=rng)
-    except ValueError as exc: raise SpecError(f'{where}: {exc}') from None
+    except ValueError as exc: raise SpecError(str(exc)) from None
     return chosen
 
-def undersample_indices(targets, size=None, random_state=None, where: str = 'size') -> np.ndarray:
+def undersample_indices(targets, size=None, random_state=None) -> np.ndarray:
     "Positions of a class-balanced subset: every class cut to the smallest class count, then `size` of those, stratified."
     targets, rng = np.asarray(targets), check_random_state(random_state)
     labels, counts = np.unique(targets, return_counts=True)
     balanced = rng.permutation(np.concatenate(
         [rng.choice(np.flatnonzero(targets == label), counts.min(), replace=False) for label in labels]))
     if size is None: return balanced
-    return balanced[stratified_indices(targets[balanced], size, rng, where, of='the undersampled dataset')]
+    return balanced[stratified_indices(targets[balanced], size, rng, of='the undersampled dataset')]
 
 # %% ../nbs/01_data.ipynb #dd65ff10
 def take(items, indices):
@@ -163,7 +163,7 @@ class StratifiedTrainSize:
 
     def keep_stratified(self, train_size=None, random_state=None):
         if train_size is None: return
-        chosen = stratified_indices(self.targets, train_size, split_random_state(random_state), where='train_size')
+        with at('train_size'): chosen = stratified_indices(self.targets, train_size, split_random_state(random_state))
         for attr in self.per_item: setattr(self, attr, take(getattr(self, attr), chosen))
 
 class TorchvisionSplit(StratifiedTrainSize):
@@ -445,60 +445,72 @@ def show_images(dataset, indices, ncols: int = 10, size: float = 1.0):
 # %% ../nbs/01_data.ipynb #6730b810
 RESAMPLING_KEYS = ('source', 'kind', 'size', 'random_state')
 
-def dataset_targets(dataset, where: str) -> np.ndarray:
-    "The labels of `dataset` as an array, or a `SpecError` at `where` if it has none."
+def dataset_targets(dataset) -> np.ndarray:
+    "The labels of `dataset` as an array, or a `SpecError` if it has none."
     try: return np.asarray(dataset.targets)
-    except AttributeError: raise SpecError(f'{where}: the dataset has no targets (labels) to balance or stratify by') from None
+    except AttributeError: raise SpecError('the dataset has no targets (labels) to balance or stratify by') from None
 
-def source_dataset(datasets: dict, name, where: str):
-    "The original dataset called `name`, or a `SpecError` at `where.source`."
-    if name not in datasets: raise SpecError(f'{where}.source: no dataset named {name!r}')
+def source_dataset(datasets: dict, name):
+    "The original dataset called `name`, or a `SpecError` at `source`."
+    if name not in datasets: raise SpecError(f'no dataset named {name!r}', key='source')
     return datasets[name]
 
-def resample_one(datasets: dict, rule, where: str):
-    "The dataset one resampling `rule` makes from the original `datasets` (`where` names it in errors)."
-    if isinstance(rule, str): return source_dataset(datasets, rule, where)
-    if not isinstance(rule, dict): raise SpecError(f'{where}: expected a dataset name or a dict, got {rule!r}')
+def resample_one(datasets: dict, rule):
+    "The dataset one resampling `rule` makes from the original `datasets` (errors name the rule's keys)."
+    if isinstance(rule, str): return source_dataset(datasets, rule)
+    if not isinstance(rule, dict): raise SpecError(f'expected a dataset name or a dict, got {rule!r}')
     for key in rule:
-        if key not in RESAMPLING_KEYS: raise SpecError(f'{where}.{key}: unknown setting; expected {", ".join(RESAMPLING_KEYS)}')
-    dataset = source_dataset(datasets, rule.get('source'), where)
+        if key not in RESAMPLING_KEYS: raise SpecError(f'unknown setting; expected {", ".join(RESAMPLING_KEYS)}', key=key)
+    dataset = source_dataset(datasets, rule.get('source'))
     kind, size = rule.get('kind', 'subset'), rule.get('size')
-    if kind not in RESAMPLING_KINDS: raise SpecError(f'{where}.kind: {kind!r} is not one of {", ".join(RESAMPLING_KINDS)}')
-    rng = check_random_state(rule.get('random_state'), f'{where}.random_state')
-    if kind == 'subset': chosen = subset_indices(len(dataset), size, rng, f'{where}.size')
+    if kind not in RESAMPLING_KINDS: raise SpecError(f'{kind!r} is not one of {", ".join(RESAMPLING_KINDS)}', key='kind')
+    with at('random_state'): rng = check_random_state(rule.get('random_state'))
+    if kind == 'subset':
+        with at('size'): chosen = subset_indices(len(dataset), size, rng)
     else:
-        choose = undersample_indices if kind == 'undersample' else stratified_indices
-        chosen = choose(dataset_targets(dataset, where), size, rng, f'{where}.size')
+        choose, targets = undersample_indices if kind == 'undersample' else stratified_indices, dataset_targets(dataset)
+        with at('size'): chosen = choose(targets, size, rng)
     return LabelledSubset(dataset, chosen.tolist())
 
 def resample(datasets: dict, resampling: dict | None = None) -> dict:
     "A new dict: the `datasets` with the seed's `resampling` rules applied (each rule reads the originals)."
     if resampling is None: return dict(datasets)
     if not isinstance(resampling, dict): raise SpecError(f'resampling: expected a dict of rules, got {resampling!r}')
-    return {**datasets, **{name: resample_one(datasets, rule, f'resampling.{name}') for name, rule in resampling.items()}}
+    out = dict(datasets)
+    for name, rule in resampling.items():
+        with at(f'resampling.{name}'): out[name] = resample_one(datasets, rule)
+    return out
 
 # %% ../nbs/01_data.ipynb #8269803b
-def build_dataset(spec, where: str):
-    "Build one dataset class-spec; errors are prefixed with `where` (e.g. `dataset.train`)."
-    if not isinstance(spec, dict) or 'cls' not in spec: raise SpecError(f'{where}: a class-spec needs a "cls" key')
+class DataNotFoundError(UserError, FileNotFoundError):
+    "The files of a dataset are not where its class-spec says; the message says how to get them."
+    names_file = True
+
+def build_dataset(spec):
+    "Build one dataset class-spec; a missing dataset is a `DataNotFoundError`, a bad argument a `SpecError`."
+    if not isinstance(spec, dict) or 'cls' not in spec: raise SpecError('a class-spec needs a "cls" key')
     try: return get_instance(**spec)
-    except FileNotFoundError as exc: raise FileNotFoundError(f'{where}: {exc}') from exc
-    except (SpecError, TypeError, ValueError, KeyError) as exc: raise SpecError(f'{where}: {exc}') from exc
+    except UserError: raise
+    except FileNotFoundError as exc: raise DataNotFoundError(str(exc)) from exc
+    except (TypeError, ValueError, KeyError) as exc: raise SpecError(str(exc)) from exc
 
 def get_datasets(section: dict) -> dict:
     "The datasets of a manifest's `dataset` section, by name."
     if not isinstance(section, dict) or not section: raise SpecError(f'dataset: expected a dict of class-specs, got {section!r}')
-    return {name: build_dataset(spec, f'dataset.{name}') for name, spec in section.items()}
+    datasets = {}
+    for name, spec in section.items():
+        with at(f'dataset.{name}'): datasets[name] = build_dataset(spec)
+    return datasets
 
 # %% ../nbs/01_data.ipynb #8ba74d63
-def build_feed(dataset, feed: dict, where: str) -> DataLoader:
-    """A fastai `DataLoader` over `dataset` from the settings of one feed (`where` names it in errors), read and checked by
+def build_feed(dataset, feed: dict) -> DataLoader:
+    """A fastai `DataLoader` over `dataset` from the settings of one feed, read and checked by
     `spec.feed_settings` and `spec.feed_loader`, as `markovdwp check` reads them."""
-    kwargs = {'bs': 1, **feed_settings(feed, where)}  # torch's default batch size
+    kwargs = {'bs': 1, **feed_settings(feed)}  # torch's default batch size
     if kwargs.get('pin_memory') and not torch.cuda.is_available(): kwargs['pin_memory'] = False
-    loader_class = feed_loader(feed, where)
+    loader_class = feed_loader(feed)
     try: return from_spec(loader_class, dataset, **kwargs)
-    except TypeError as exc: raise SpecError(f'{where}: {exc}') from exc
+    except TypeError as exc: raise SpecError(str(exc)) from exc
 
 # %% ../nbs/01_data.ipynb #d84e826b
 class FullBatchLoader(DataLoader):
@@ -528,7 +540,9 @@ def get_dataloaders(manifest: dict, device=None) -> DataLoaders:
         raise SpecError(f'feeds.train: missing (a manifest needs a "train" feed), got feeds {feeds!r}')
     for name in feeds:
         if name not in datasets: raise SpecError(f'feeds.{name}: no dataset named {name!r}')
-    loaders = {name: build_feed(datasets[name], feed, f'feeds.{name}') for name, feed in feeds.items()}
+    loaders = {}
+    for name, feed in feeds.items():
+        with at(f'feeds.{name}'): loaders[name] = build_feed(datasets[name], feed)
     valid = [loaders[name] for name in VALID_FEEDS if name in loaders][:1]
     dls = DataLoaders(loaders['train'], *valid, device=default_device() if device is None else torch.device(device))
     for loader in loaders.values(): loader.to(dls.device)

@@ -14,7 +14,7 @@ import torch
 from torch.utils.data import Dataset, default_collate
 from torch.utils.data._utils.collate import default_collate_fn_map
 
-from .spec import SpecError, read_json
+from .spec import SpecError, at, read_json
 from .snapshot import SnapshotError, check_tag, conv_weights, iter_snapshots, load_snapshot, writing_to
 
 # %% auto #0
@@ -37,6 +37,7 @@ CHUNK_BYTES = 64 * 2**20  # how much of a vault is read into memory at once when
 
 class KernelVaultError(SpecError):
     "A kernel vault, kernel array or layer that cannot be used; the message names the file and the layer."
+    names_file = True
 
 def vault_dtype(dtype) -> str | None:
     "The vault name (`'torch.float32'`) of a torch or NumPy floating `dtype`, or None if a vault cannot store it."
@@ -414,17 +415,17 @@ class KernelDatasetBase(Dataset):
         return kernels[0], int(labels[0])
 
 # %% ../nbs/05_kernels.ipynb #76a9dc1b
-def check_min_norm(min_norm, where: str = 'min_norm') -> float:
-    "`min_norm` as a float, or `ValueError` naming `where`."
+def check_min_norm(min_norm) -> float:
+    "`min_norm` as a float, or a `SpecError` (a `ValueError`)."
     if isinstance(min_norm, bool) or not isinstance(min_norm, (int, float, np.floating, np.integer)):
-        raise ValueError(f'{where}: {min_norm!r} is not a number')
+        raise SpecError(f'{min_norm!r} is not a number')
     return float(min_norm)
 
 class SingleKernelDataset(KernelDatasetBase):
     "The kernels of layer `source` of the vault `root`, sliced by `dim`, items with an L2 norm below `min_norm` dropped."
     def __init__(self, root, source: str, dim='mio', min_norm: float = 1e-2):
         self.root, self.source, self.dim = Path(root), source, slicing_dims(dim)
-        self.min_norm = check_min_norm(min_norm)
+        with at('min_norm'): self.min_norm = check_min_norm(min_norm)
         self.meta = read_meta(self.root)
         self.layer = open_layer(self.root.absolute(), self.meta, source)
         self.label = layer_labels(self.meta)[source]
@@ -475,14 +476,18 @@ def select_sources(root, meta: dict, sources) -> tuple:
 
 def norm_thresholds(root, meta: dict, min_norm, sources) -> dict:
     "One `min_norm` per selected source, from a number or a dict; errors name unknown and missing layers."
-    if not isinstance(min_norm, Mapping): return dict.fromkeys(sources, check_min_norm(min_norm))
+    if not isinstance(min_norm, Mapping):
+        with at('min_norm'): return dict.fromkeys(sources, check_min_norm(min_norm))
     unknown = [name for name in min_norm if name not in meta['dataset']]
     missing = [name for name in sources if name not in min_norm]
     if unknown or missing:
         raise KernelVaultError(f'{Path(root)/META_NAME}: min_norm: ' + '; '.join(
             ([f'unknown layers {", ".join(unknown)} (the vault has {", ".join(meta["dataset"])})'] if unknown else [])
             + ([f'no threshold for {", ".join(missing)}'] if missing else [])))
-    return {name: check_min_norm(min_norm[name], f'min_norm.{name}') for name in sources}
+    thresholds = {}
+    for name in sources:
+        with at(f'min_norm.{name}'): thresholds[name] = check_min_norm(min_norm[name])
+    return thresholds
 
 # %% ../nbs/05_kernels.ipynb #2bf6575d
 class MultiKernelDataset(KernelDatasetBase):

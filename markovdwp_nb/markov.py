@@ -21,7 +21,7 @@ from fastai.learner import Learner
 from fastai.optimizer import Adam
 from fastai.torch_core import default_device
 
-from .spec import SpecError, check_count, check_keys, check_number, load_manifest, stage_check
+from .spec import SpecError, at, check_count, check_keys, check_number, in_file, load_manifest, stage_check
 from .data import get_dataloaders
 from .snapshot import load_state, normalize_snapshot, read_torch_file
 from .kernels import KernelVaultError, models_per_chunk, open_layer, read_meta
@@ -100,13 +100,13 @@ class MarkovDWP(nn.Module):
         "The modules of q(h, u, z | W)."
         return [self.encoder, self.slice_features, self.filter_features, self.filter_posterior, self.layer_posterior]
 
-    def check_banks(self, banks: torch.Tensor, where: str = 'banks') -> torch.Tensor:
-        "`banks` as `B x c_out x c_in x 1 x k x k`; a `c_out x c_in x k x k` kernel is one bank; other shapes raise naming `where`."
+    def check_banks(self, banks: torch.Tensor) -> torch.Tensor:
+        "`banks` as `B x c_out x c_in x 1 x k x k`; a `c_out x c_in x k x k` kernel is one bank; other shapes are a `ValueError`."
         slice_shape = self.slice_shape
         if banks.dim() == 4 and tuple(banks.shape[2:]) == slice_shape[1:]: banks = banks.unsqueeze(-3)
         if banks.dim() == 2 + len(slice_shape): banks = banks.unsqueeze(0)
         if banks.dim() != 3 + len(slice_shape) or tuple(banks.shape[3:]) != slice_shape:
-            raise ValueError(f'{where}: expected filter banks of shape (B, c_out, c_in, {", ".join(map(str, slice_shape))}) '
+            raise ValueError(f'banks: expected filter banks of shape (B, c_out, c_in, {", ".join(map(str, slice_shape))}) '
                              f'or one kernel (c_out, c_in, {", ".join(map(str, slice_shape[1:]))}), got {tuple(banks.shape)}')
         return banks
 
@@ -200,7 +200,7 @@ def markov_dwp(kernel_size, z_dim=None, h_dim=None, var='train', scale: float = 
 def check_size(value, name: str, limit: int, what: str) -> int:
     "`value` if it is a positive int at most `limit` (the layer's number of `what`); else a `SpecError` naming `name`."
     check_count(value, name)
-    if value > limit: raise SpecError(f'{name}: {value} is more than the {limit} {what} of the layer')
+    if value > limit: raise SpecError(f'{value} is more than the {limit} {what} of the layer', key=name)
     return value
 
 def check_finite_models(layer, models):
@@ -262,9 +262,9 @@ class FilterBanks(Dataset):
                 f'{"x".join(map(str, self.slice_shape[1:]))}, models {self.models.tolist()})')
 
 # %% ../nbs/11_markov.ipynb #636634f0
-def markov_learner(model: MarkovDWP, dls: DataLoaders, lr: float = 1e-3, clip: float = 0.0, where: str = 'markov') -> Learner:
+def markov_learner(model: MarkovDWP, dls: DataLoaders, lr: float = 1e-3, clip: float = 0.0) -> Learner:
     "The fastai `Learner` of a Markov DWP: per-slice negative ELBO, Adam, linear LR decay, the loss terms as columns, NaN guard."
-    cbs = [LossTerms(), LinearLRDecay(lr), FailOnNaN(where)]
+    cbs = [LossTerms(), LinearLRDecay(lr), FailOnNaN()]
     if clip > 0:
         from fastai.callback.training import GradientClip
         cbs.append(GradientClip(clip))
@@ -315,10 +315,10 @@ def model_config(model: MarkovDWP) -> dict:
             'var': decoder.var, 'scale': decoder.scale, 'filter_dim': model.filter_dim, 'layer_dim': model.layer_dim,
             'hidden_dim': model.hidden_dim}
 
-def build_model(config: dict, where: str = 'model_config') -> MarkovDWP:
+def build_model(config: dict) -> MarkovDWP:
     "The (untrained) Markov DWP of a `model_config` dict."
     missing = [key for key in MODEL_KEYS if key not in config]
-    if missing: raise SpecError(f'{where}.{missing[0]}: missing')
+    if missing: raise SpecError('missing', key=missing[0])
     nets = kernel_nets(config['kernel_size'])
     encoder = nets['encoder'](x_dim=1, z_dim=config['z_dim'], h_dim=config['encoder_h_dim'], scale=config['scale'])
     decoder = nets['decoder'](z_dim=config['z_dim'], x_dim=1, h_dim=config['decoder_h_dim'], var=config['var'], scale=config['scale'])
@@ -331,8 +331,7 @@ def load_markov(path) -> MarkovDWP:
     snapshot = normalize_snapshot(read_torch_file(path, 'Markov DWP file'), path)
     if snapshot.get('kind') != 'markov':
         raise SpecError(f'{path}: not a Markov DWP (a {snapshot.get("kind") or "model"} snapshot); expected a file written by `markovdwp markov`')
-    try: model = build_model(snapshot.get('model_config') or {}, 'model_config')
-    except SpecError as exc: raise SpecError(f'{path}: {exc}') from None
+    with in_file(path), at('model_config'): model = build_model(snapshot.get('model_config') or {})
     load_state(model, snapshot['state'], str(path))
     model.history = snapshot.get('history', [])
     return model.eval()
@@ -419,8 +418,8 @@ def markov_dataloaders(manifest: dict, device=None) -> DataLoaders:
     return dls
 
 # %% ../nbs/11_markov.ipynb #48f79aef
-def train_markov(manifest: dict, target=None, seed=None, *, cbs=(), device=None, tag: str = 'markov', where: str = 'manifest',
-                 resume: bool = False, project: str | None = None, tags=()) -> StageRun:
+def train_markov(manifest: dict, target=None, seed=None, *, cbs=(), device=None, tag: str = 'markov', resume: bool = False,
+                 project: str | None = None, tags=()) -> StageRun:
     """Train the Markov DWP of `manifest` on `device` with `run_stage`; save it at `target` (a file, or a directory for a unique
     name), resuming an unfinished run of the same manifest there (a file target always, a directory with `resume`). Returns a
     `StageRun` (`model, path = train_markov(...)`); its `scores['held_out']` holds the held-out ELBO and IWAE per slice."""
@@ -430,19 +429,19 @@ def train_markov(manifest: dict, target=None, seed=None, *, cbs=(), device=None,
     check_count(n_draws, 'options.eval_draws')
     def build(manifest, device, path):
         dls = markov_dataloaders(manifest, device)
-        return markov_learner(model_from_manifest(manifest, dls.train.dataset), dls, lr, clip, where)
+        return markov_learner(model_from_manifest(manifest, dls.train.dataset), dls, lr, clip)
     def finish(learn):
         return {'model_config': model_config(learn.model), 'held_out': evaluate_markov(learn.model, learn.dls.valid, n_draws=n_draws)}
-    return run_stage(manifest, build, target, seed, tag=tag, resume=resume, device=device, cbs=cbs, where=where, kind='markov',
+    return run_stage(manifest, build, target, seed, tag=tag, resume=resume, device=device, cbs=cbs, kind='markov',
                      what='Markov DWP', project=project or f'{WANDB_PROJECT}-markov', tags=tags, finish=finish)
 
 def cli_markov(args) -> int:
     "`markovdwp markov`: train a Markov DWP from a manifest, save it, print the epochs and the held-out bounds."
     manifest = load_manifest(args.manifest, kind='markov', assignments=args.assignments)
     start = time.time()
-    run = train_markov(manifest, target=args.target, seed=args.seed, tag=getattr(args, 'tag', None) or 'markov',
-                       device=getattr(args, 'device', None), resume=getattr(args, 'resume', False), where=str(args.manifest),
-                       **wandb_args(args))
+    with in_file(args.manifest):  # a key path or a diverged run: in this manifest
+        run = train_markov(manifest, target=args.target, seed=args.seed, tag=getattr(args, 'tag', None) or 'markov',
+                           device=getattr(args, 'device', None), resume=getattr(args, 'resume', False), **wandb_args(args))
     for row in run.history: print(epoch_summary(row, len(run.history)))
     held_out = run.scores['held_out']
     print(f'markovdwp markov: {len(run.history)} epochs{run.resumed} in {time.time() - start:.0f}s; held-out ELBO '

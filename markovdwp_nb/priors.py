@@ -12,7 +12,7 @@ from torch import nn
 from torch.distributions import Distribution, Independent, Normal, kl_divergence
 from fastcore.basics import patch
 
-from .spec import SpecError, check_count, resolve
+from .spec import SpecError, UsageError, at, check_count, resolve
 from .nn import BayesianLayer, GaussianLayer, TruncatedVDLayer, VDLayer
 from .vae import load_vae
 from .markov import MarkovDWP, is_markov_file, load_markov
@@ -94,17 +94,19 @@ def standard_normal(event_shape, like: torch.Tensor) -> Independent:
 # %% ../nbs/12_priors.ipynb #955c1139
 PRIOR_KINDS = ('trainable', 'fixed', 'collapsed')
 
-def check_prior_kind(kind, where: str = 'kind') -> str:
-    "`kind` if it is one of `PRIOR_KINDS` (the auxiliary distribution of an implicit prior); a `SpecError` naming `where` otherwise."
-    if kind not in PRIOR_KINDS: raise SpecError(f'{where}: expected one of {", ".join(PRIOR_KINDS)}, got {kind!r}')
+@at('kind')
+def check_prior_kind(kind) -> str:
+    "`kind` if it is one of `PRIOR_KINDS` (the auxiliary distribution of an implicit prior); a `SpecError` otherwise."
+    if kind not in PRIOR_KINDS: raise SpecError(f'expected one of {", ".join(PRIOR_KINDS)}, got {kind!r}')
     return kind
 
-def check_kernel_scale(value, where: str = 'kernel_scale') -> float | str:
+@at('kernel_scale')
+def check_kernel_scale(value) -> float | str:
     "`value` as a gauge factor: a positive finite number, `'source'` (1, the source kernels' own size) or `'init'` (kept, resolved per layer)."
     if value == 'source': return 1.0
     if value == 'init': return 'init'
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
-        raise SpecError(f'{where}: expected a positive number, "source" or "init", got {value!r}')
+        raise SpecError(f'expected a positive number, "source" or "init", got {value!r}')
     return float(value)
 
 def default_init_std(module: nn.Module) -> float:
@@ -118,11 +120,11 @@ class KernelPrior(WeightPrior):
     kernel_scale_spec = 1.0    # what the manifest asked for: a factor, or 'init' (resolved by `check_priors`)
     _init_layer = None         # the layer that resolved 'init'
 
-    def check_shape(self, weight_shape, where: str = 'weight') -> tuple: raise NotImplementedError
+    def check_shape(self, weight_shape) -> tuple: raise NotImplementedError
 
-    def set_kernel_scale(self, value, where: str = 'kernel_scale'):
+    def set_kernel_scale(self, value):
         "Ask for the gauge `value` (see `check_kernel_scale`); a factor applies at once, `'init'` when `check_priors` sees the layer."
-        self.kernel_scale_spec = check_kernel_scale(value, where)
+        self.kernel_scale_spec = check_kernel_scale(value)
         if self.kernel_scale_spec != 'init': self.kernel_scale = self.kernel_scale_spec
         return self
 
@@ -153,7 +155,7 @@ class KernelPrior(WeightPrior):
         if not isinstance(module, BayesianLayer) or isinstance(module, TruncatedVDLayer):   # the latter: no free log-variances
             raise TypeError(f'{layer_label(module, name)}: {type(self).__name__} needs a Bayesian conv layer with a variational '
                             f'posterior (Conv2dGaussian), got {type(module).__name__}')
-        self.check_shape(module.weight.shape, layer_label(module, name))
+        with at(layer_label(module, name)): self.check_shape(module.weight.shape)
         return module
 
 class ImplicitSlicePrior(KernelPrior):
@@ -186,16 +188,16 @@ class ImplicitSlicePrior(KernelPrior):
         return (f'kind={self.kind!r}, n_draws_q={self.n_draws_q}, n_draws_r={self.n_draws_r}, n_slices={self.n_slices}, chunk_size={self.chunk_size}'
                 + (f', kernel_scale={self.kernel_scale:.4g}' if self.kernel_scale != 1.0 else ''))
 
-    def check_shape(self, weight_shape, where: str = 'weight') -> tuple:
-        "Return `weight_shape` if it is `c_out x c_in x k x k` with the VAE's `k`; else raise naming `where`."
+    def check_shape(self, weight_shape) -> tuple:
+        "Return `weight_shape` if it is `c_out x c_in x k x k` with the VAE's `k`; else a `SpecError`."
         shape, kernel = tuple(weight_shape), self.slice_shape[1:]
         size = 'x'.join(map(str, kernel))
         if len(shape) != 2 + len(kernel):
             hint = ' (a linear layer has no kernel slices)' if len(shape) == 2 else ''
-            raise ValueError(f'{where}: ImplicitSlicePrior models the {size} slices of c_out x c_in x {" x ".join(map(str, kernel))} '
+            raise SpecError(f'ImplicitSlicePrior models the {size} slices of c_out x c_in x {" x ".join(map(str, kernel))} '
                              f'conv kernels, got a weight of shape {shape}{hint}')
         if shape[2:] != kernel:
-            raise ValueError(f'{where}: the kernels are {"x".join(map(str, shape[2:]))} but the kernel VAE '
+            raise SpecError(f'the kernels are {"x".join(map(str, shape[2:]))} but the kernel VAE '
                              f'({type(self.decoder).__name__}) models {size} slices')
         return shape
 
@@ -323,11 +325,11 @@ class MarkovPrior(KernelPrior):
         return (f'kind={self.kind!r}, n_draws_q={self.n_draws_q}, n_draws_r={self.n_draws_r}'
                 + (f', kernel_scale={self.kernel_scale:.4g}' if self.kernel_scale != 1.0 else ''))
 
-    def check_shape(self, weight_shape, where: str = 'weight') -> tuple:
-        "`weight_shape` if it is `c_out x c_in x k x k` with the model's `k`; else a `ValueError` naming `where`."
+    def check_shape(self, weight_shape) -> tuple:
+        "`weight_shape` if it is `c_out x c_in x k x k` with the model's `k`; else a `SpecError`."
         shape, kernel = tuple(weight_shape), self.model.slice_shape[1:]
         if len(shape) != 2 + len(kernel) or shape[2:] != kernel:
-            raise ValueError(f'{where}: the Markov DWP models c_out x c_in x {" x ".join(map(str, kernel))} conv kernels, '
+            raise SpecError(f'the Markov DWP models c_out x c_in x {" x ".join(map(str, kernel))} conv kernels, '
                              f'got a weight of shape {shape}')
         return shape
 
@@ -374,41 +376,47 @@ def load_prior(path, kind: str = 'trainable', **options) -> ImplicitSlicePrior:
 # %% ../nbs/12_priors.ipynb #d25c4708
 PRIOR_SPEC_KEYS = ('path', 'kind', 'n_draws_q', 'n_draws_r', 'n_slices', 'chunk_size', 'kernel_scale')
 
-def check_prior_spec(spec: dict, where: str = 'prior') -> dict:
+def check_prior_spec(spec: dict) -> dict:
     "`spec` if its keys and values can make a prior (no file is read); a `SpecError` naming the key otherwise."
     unknown = sorted(set(spec) - set(PRIOR_SPEC_KEYS))
-    if unknown: raise SpecError(f'{where}.{unknown[0]}: not an option of a prior (expected {", ".join(PRIOR_SPEC_KEYS)})')
-    if not isinstance(spec.get('path'), str) or not spec['path']: raise SpecError(f'{where}.path: missing (the kernel VAE of the prior)')
-    check_prior_kind(spec.get('kind', 'trainable'), f'{where}.kind')
+    if unknown: raise SpecError(f'not an option of a prior (expected {", ".join(PRIOR_SPEC_KEYS)})', key=unknown[0])
+    if not isinstance(spec.get('path'), str) or not spec['path']: raise SpecError('missing (the kernel VAE of the prior)', key='path')
+    check_prior_kind(spec.get('kind', 'trainable'))
     for key in ('n_draws_q', 'n_draws_r', 'n_slices', 'chunk_size'):
-        if spec.get(key) is not None: check_count(spec[key], f'{where}.{key}')
-    check_kernel_scale(spec.get('kernel_scale', 1.0), f'{where}.kernel_scale')
+        if spec.get(key) is not None: check_count(spec[key], key)
+    check_kernel_scale(spec.get('kernel_scale', 1.0))
     return spec
 
-def load_prior_spec(spec: dict, kind: str | None = None, where: str = 'prior') -> ImplicitSlicePrior:
-    "The prior of one manifest spec `{'path': ..., 'kind': ..., ...}`; `kind` overrides the spec's; errors name `where`."
-    check_prior_spec(spec, where)
+def load_prior_spec(spec: dict, kind: str | None = None) -> ImplicitSlicePrior:
+    "The prior of one manifest spec `{'path': ..., 'kind': ..., ...}`; `kind` overrides the spec's."
+    check_prior_spec(spec)
     options = {key: value for key, value in spec.items() if key not in ('path', 'kind', 'kernel_scale')}
     try: prior = load_prior(spec['path'], kind or spec.get('kind', 'trainable'), **options)
-    except (ValueError, OSError) as exc: raise SpecError(f'{where}: {exc}') from None  # SpecError, SnapshotError, missing files
-    return prior.set_kernel_scale(spec.get('kernel_scale', 1.0), f'{where}.kernel_scale')
+    except (ValueError, OSError) as exc: raise SpecError(str(exc)) from None  # SpecError, SnapshotError, missing files
+    return prior.set_kernel_scale(spec.get('kernel_scale', 1.0))
 
-def check_prior_specs(specs: dict, kind: str | None = None, where: str = 'options.priors') -> dict:
+def check_prior_specs(specs: dict, kind: str | None = None) -> dict:
     "Check a manifest's `options.priors` without reading a file (what `markovdwp check` runs); `{layer: ('spec', owner)}`."
-    if not isinstance(specs, dict): raise SpecError(f'{where}: expected a dict of layer names to priors, got {type(specs).__name__}')
-    if kind is not None: check_prior_kind(kind, '--priors')
+    if not isinstance(specs, dict): raise SpecError(f'expected a dict of layer names to priors, got {type(specs).__name__}')
+    if kind is not None:
+        try: check_prior_kind(kind)
+        except SpecError as exc: raise UsageError(f'--priors: {exc.reason}') from None
     for name, spec in specs.items():
-        if not isinstance(spec, (dict, str)): raise SpecError(f'{where}.{name}: expected a prior spec or the name of another layer, got {spec!r}')
-        if isinstance(spec, dict): check_prior_spec(spec, f'{where}.{name}')
-    owners = resolve({name: spec if isinstance(spec, str) else ('spec', name) for name, spec in specs.items()}, where)
+        if not isinstance(spec, (dict, str)): raise SpecError(f'expected a prior spec or the name of another layer, got {spec!r}', key=name)
+        if isinstance(spec, dict):
+            with at(name): check_prior_spec(spec)
+    owners = resolve({name: spec if isinstance(spec, str) else ('spec', name) for name, spec in specs.items()})
     for name, owner in owners.items():
-        if isinstance(owner, str): raise SpecError(f'{where}.{name}: {owner!r} is neither a prior spec nor another layer of {where}')
+        if isinstance(owner, str): raise SpecError(f'{owner!r} is neither a prior spec nor another layer here', key=name)
     return owners
 
-def load_priors(specs: dict, kind: str | None = None, where: str = 'options.priors') -> dict:
+def load_priors(specs: dict, kind: str | None = None) -> dict:
     "`{layer: prior}` from a manifest's `options.priors`; a value naming another layer shares that layer's prior object."
-    owners = check_prior_specs(specs, kind, where)
-    loaded = {name: load_prior_spec(spec, kind, f'{where}.{name}') for name, spec in specs.items() if isinstance(spec, dict)}
+    owners = check_prior_specs(specs, kind)
+    loaded = {}
+    for name, spec in specs.items():
+        if isinstance(spec, dict):
+            with at(name): loaded[name] = load_prior_spec(spec, kind)
     return {name: loaded[owner[1]] for name, owner in owners.items()}
 
 # %% ../nbs/12_priors.ipynb #f664398c

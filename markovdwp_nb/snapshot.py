@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .spec import SpecError, UserError, get_instance
+from .spec import SpecError, UserError, at, get_instance
 
 # %% auto #0
 __all__ = ['SNAPSHOT_FORMAT', 'SEED_FORMAT', 'DTTM_FORMAT', 'SUFFIXES', 'SNAPSHOT_KEYS', 'GZIP_MAGIC', 'SnapshotError',
@@ -30,38 +30,44 @@ SUFFIXES = ('.pt', '.gz')
 
 class SnapshotError(UserError, ValueError):
     "A file that is not a usable snapshot (or checkpoint, or torch file at all); the message names the file and says what is wrong."
+    names_file = True
 
 class MissingFileError(UserError, FileNotFoundError):
     "A file that is not there; the message names it."
+    names_file = True
 
 class TargetError(UserError, OSError):
     "A file or directory that cannot be written (read-only, full, in use by another run); the message names it."
+    names_file = True
 
 # %% ../nbs/03_snapshot.ipynb #301c05b3
 _SCALARS = (bool, int, float, str)
 
-def plain_value(value, where: str, json_only: bool = False):
-    "A copy of `value` made of plain data (and CPU tensors unless `json_only`); `SpecError` naming `where` otherwise."
+def plain_value(value, json_only: bool = False):
+    "A copy of `value` made of plain data (and CPU tensors unless `json_only`); a `SpecError` naming the first key that is not."
     if value is None: return None
     for kind in _SCALARS:
         if isinstance(value, kind): return kind(value)
     if isinstance(value, torch.Tensor) and not json_only: return value.detach().cpu()
-    if isinstance(value, Mapping): return _plain_mapping(value, where, json_only)
+    if isinstance(value, Mapping): return _plain_mapping(value, json_only)
     if isinstance(value, (list, tuple)):
-        items = [plain_value(item, f'{where}[{i}]', json_only) for i, item in enumerate(value)]
+        items = []
+        for i, item in enumerate(value):
+            with at(f'[{i}]'): items.append(plain_value(item, json_only))
         return items if json_only or isinstance(value, list) else tuple(items)
     allowed = 'JSON data (dict, list, str, number, bool, None)' + ('' if json_only else ' or a tensor')
-    raise SpecError(f'{where}: {type(value).__qualname__} {_short_repr(value)} is not {allowed}')
+    raise SpecError(f'{type(value).__qualname__} {_short_repr(value)} is not {allowed}')
 
-def _plain_mapping(mapping, where: str, json_only: bool):
+def _plain_mapping(mapping, json_only: bool):
     "`plain_value` of a mapping: string keys (or ints unless `json_only`), order and `_metadata` kept."
     out = OrderedDict() if isinstance(mapping, OrderedDict) else {}
     key_types = (str,) if json_only else (str, int)
     for key, item in mapping.items():
         if not isinstance(key, key_types) or isinstance(key, bool):
-            raise SpecError(f'{where}: key {key!r} is a {type(key).__qualname__}; keys must be strings')
-        out[key] = plain_value(item, f'{where}.{key}', json_only)
-    if hasattr(mapping, '_metadata'): out._metadata = plain_value(mapping._metadata, f'{where}._metadata')
+            raise SpecError(f'key {key!r} is a {type(key).__qualname__}; keys must be strings')
+        with at(key): out[key] = plain_value(item, json_only)
+    if hasattr(mapping, '_metadata'):
+        with at('_metadata'): out._metadata = plain_value(mapping._metadata)
     return out
 
 def _short_repr(value, limit: int = 60) -> str:
@@ -71,7 +77,7 @@ def _short_repr(value, limit: int = 60) -> str:
 def plain_config(config: dict) -> dict:
     "A JSON-data copy of the manifest `config`; `SpecError` naming the first key that is not JSON data."
     if not isinstance(config, Mapping): raise SpecError(f'config: expected a dict, got {type(config).__qualname__}')
-    return plain_value(config, 'config', json_only=True)
+    with at('config'): return plain_value(config, json_only=True)
 
 # %% ../nbs/03_snapshot.ipynb #3ed0728e
 SNAPSHOT_KEYS = ('format', 'dttm', 'seed', 'config', 'state')
@@ -82,7 +88,7 @@ def plain_state(state: Mapping) -> OrderedDict:
     for key, tensor in state.items():
         if not isinstance(tensor, torch.Tensor):
             raise SpecError(f'state.{key}: {type(tensor).__qualname__} {_short_repr(tensor)} is not a tensor')
-    return _plain_mapping(OrderedDict(state) if not isinstance(state, OrderedDict) else state, 'state', json_only=False)
+    with at('state'): return _plain_mapping(OrderedDict(state) if not isinstance(state, OrderedDict) else state, json_only=False)
 
 def make_snapshot(*, config: dict, state: Mapping, seed=None, **extra) -> dict:
     "The snapshot dictionary of a trained model, checked to hold only plain data and tensors."
@@ -90,9 +96,11 @@ def make_snapshot(*, config: dict, state: Mapping, seed=None, **extra) -> dict:
         raise SpecError(f'seed: expected an int or None, got {seed!r}')
     for key in extra:
         if key in SNAPSHOT_KEYS: raise SpecError(f'{key}: a snapshot sets {key!r} itself; pass it otherwise')
-    return {'format': SNAPSHOT_FORMAT, 'dttm': time.strftime(DTTM_FORMAT), 'seed': seed,
-            'config': plain_config(config), 'state': plain_state(state),
-            **{key: plain_value(value, key) for key, value in extra.items()}}
+    snapshot = {'format': SNAPSHOT_FORMAT, 'dttm': time.strftime(DTTM_FORMAT), 'seed': seed,
+                'config': plain_config(config), 'state': plain_state(state)}
+    for key, value in extra.items():
+        with at(key): snapshot[key] = plain_value(value)
+    return snapshot
 
 # %% ../nbs/03_snapshot.ipynb #450090fa
 def _first_sentence(text: str) -> str:
@@ -306,20 +314,20 @@ def iter_snapshots(root, suffixes=SUFFIXES) -> list:
 # %% ../nbs/03_snapshot.ipynb #304c47c6
 def model_from_snapshot(snapshot) -> nn.Module:
     "The model of `snapshot` (a dict from `load_snapshot`, or a path): built from `config['model']`, state loaded."
-    where = 'snapshot'
-    if isinstance(snapshot, (str, os.PathLike)): where, snapshot = str(snapshot), load_snapshot(snapshot)
+    file = 'snapshot'
+    if isinstance(snapshot, (str, os.PathLike)): file, snapshot = str(snapshot), load_snapshot(snapshot)
     spec = snapshot['config'].get('model')
-    if not isinstance(spec, dict): raise SpecError(f'{where}: config.model: missing, or not a class-spec dict')
-    return load_state(get_instance(**spec), snapshot['state'], where)
+    if not isinstance(spec, dict): raise SpecError(f'{file}: config.model: missing, or not a class-spec dict')
+    return load_state(get_instance(**spec), snapshot['state'], file)
 
-def load_state(model: nn.Module, state, where: str) -> nn.Module:
-    """Load the `state` read from a file into `model` strictly; one that does not fit (keys missing, unexpected or of
-    another shape, or no state dict at all) is a one-line `SnapshotError` naming `where` (the file)."""
-    if not isinstance(state, Mapping): raise SnapshotError(f'{where}: state: expected a state dict, got {type(state).__qualname__}')
+def load_state(model: nn.Module, state, file: str) -> nn.Module:
+    """Load the `state` read from `file` into `model` strictly; one that does not fit (keys missing, unexpected or of
+    another shape, or no state dict at all) is a one-line `SnapshotError` naming the file."""
+    if not isinstance(state, Mapping): raise SnapshotError(f'{file}: state: expected a state dict, got {type(state).__qualname__}')
     try: model.load_state_dict(state, strict=True)
     except (RuntimeError, KeyError, TypeError, ValueError) as exc:
         details = [line.strip() for line in str(exc).splitlines()[1:] if line.strip()] or [_reason(exc)]
-        raise SnapshotError(f'{where}: state does not fit {type(model).__name__}: {"; ".join(details)}') from None
+        raise SnapshotError(f'{file}: state does not fit {type(model).__name__}: {"; ".join(details)}') from None
     return model
 
 # %% ../nbs/03_snapshot.ipynb #ca56ea51

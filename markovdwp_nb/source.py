@@ -18,7 +18,7 @@ from fastai.metrics import accuracy
 from fastai.optimizer import Adam
 from fastai.torch_core import default_device
 
-from .spec import SpecError, check_keys, get_instance, load_manifest, propagate, stage_check
+from .spec import SpecError, check_keys, get_instance, in_file, load_manifest, propagate, stage_check
 from .data import get_dataloaders
 from .training import (FailOnNaN, LinearLRDecay, StageRun, WANDB_PROJECT, run_stage, trainer_settings, wandb_args,
                                    wandb_mode)
@@ -73,7 +73,7 @@ def check_source_manifest(manifest: dict):
     if 'lr' not in options: raise SpecError('options.lr: missing')
     wandb_mode(options, env={}, default=False)
 
-def source_learner(manifest: dict, device=None, where: str = 'manifest') -> Learner:
+def source_learner(manifest: dict, device=None) -> Learner:
     "The fastai `Learner` of a source manifest: model, data, loss with penalties, Adam, LR decay, NaN guard."
     max_epochs, clip = trainer_settings(manifest['trainer'])
     options = manifest['options']
@@ -81,18 +81,18 @@ def source_learner(manifest: dict, device=None, where: str = 'manifest') -> Lear
     device = torch.device(device) if device else default_device()
     dls = get_dataloaders(manifest, device=device)
     model = get_instance(**manifest['model']).to(device)
-    cbs = [WeightedPenalty(options.get('coef', {})), LinearLRDecay(options['lr']), FailOnNaN(where)]
+    cbs = [WeightedPenalty(options.get('coef', {})), LinearLRDecay(options['lr']), FailOnNaN()]
     if clip > 0: cbs.append(GradientClip(clip))
     return Learner(dls, model, loss_func=CrossEntropyLossFlat(), opt_func=partial(Adam, wd=0.0, eps=1e-8),
                    lr=options['lr'], metrics=[accuracy], cbs=cbs)
 
 # %% ../nbs/04_source.ipynb #296ad672
 def train_source(manifest: dict, target=None, seed=None, *, tag: str | None = None, device=None,
-                 resume: bool = False, where: str = 'manifest', cbs=(), project: str | None = None, tags=()) -> StageRun:
+                 resume: bool = False, cbs=(), project: str | None = None, tags=()) -> StageRun:
     """Train the source model of `manifest` (plus callbacks `cbs`) on `device` with `run_stage`; save its snapshot to `target`,
     resuming an unfinished run of the same manifest there. Returns a `StageRun` (`model, path = train_source(...)`)."""
-    return run_stage(manifest, lambda manifest, device, path: source_learner(manifest, device, where), target, seed, tag=tag,
-                     resume=resume, device=device, cbs=cbs, where=where, project=project or f'{WANDB_PROJECT}-source', tags=tags,
+    return run_stage(manifest, lambda manifest, device, path: source_learner(manifest, device), target, seed, tag=tag,
+                     resume=resume, device=device, cbs=cbs, project=project or f'{WANDB_PROJECT}-source', tags=tags,
                      wandb_default=False)
 
 SOURCE_COLUMNS = ('train_loss', 'valid_loss', 'accuracy')
@@ -107,8 +107,9 @@ def cli_source(args) -> int:
     "`markovdwp source`: train one source model from a manifest and save its snapshot."
     manifest = load_manifest(args.manifest, kind='source', assignments=args.assignments)
     start = time.time()
-    run = train_source(manifest, target=args.target, seed=args.seed, tag=args.tag, device=args.device,
-                       resume=getattr(args, 'resume', False), where=str(args.manifest), **wandb_args(args))
+    with in_file(args.manifest):  # a key path or a diverged run: in this manifest
+        run = train_source(manifest, target=args.target, seed=args.seed, tag=args.tag, device=args.device,
+                           resume=getattr(args, 'resume', False), **wandb_args(args))
     accuracy_ = f', valid accuracy {run.history[-1]["accuracy"]:.4f}' if run.history else ''
     print(f'markovdwp source: trained {type(run.model).__name__} for {len(run.history)} epochs{run.resumed} in {time.time() - start:.0f}s'
           f'{accuracy_}' + (f'; snapshot {run.path}' if run.path else '') + (f'; W&B run {run.wandb_dir}' if run.wandb_dir else ''))

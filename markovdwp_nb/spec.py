@@ -5,29 +5,37 @@
 # %% ../nbs/00_spec.ipynb #06000237
 from __future__ import annotations
 
-import copy, difflib, functools, importlib, inspect, itertools, json, math, os, random, re, secrets, warnings
+import contextlib, copy, difflib, functools, importlib, inspect, itertools, json, math, os, random, re, secrets, warnings
 from pathlib import Path
 
 # %% auto #0
 __all__ = ['DEFAULT_MODULES', 'DENIED', 'DENIED_EXCEPT', 'SPEC_BASES', 'ALIASES', 'BASE_FIELDS', 'MANIFEST_FIELDS',
            'OPTIONAL_FIELDS', 'RESAMPLING_KINDS', 'TRAINER_KEYS', 'IGNORED_TRAINER_KEYS', 'FEED_KEYS', 'STAGE_CHECKS',
            'STAGE_MODULES', 'ANNEAL_KEYS', 'ANNEAL_FORMAT', 'MAX_DEPTH', 'UserError', 'UsageError', 'SpecError',
-           'allowed_modules', 'allow_modules', 'revoke_modules', 'register_spec', 'unregister_spec', 'qualname',
-           'check_spec_string', 'get_class', 'get_instance', 'from_spec', 'strip_json_comments', 'substitute_env',
-           'manifest_kind', 'did_you_mean', 'check_keys', 'check_number', 'check_count', 'check_trainer',
-           'named_keywords', 'keyword_names', 'check_arguments', 'feed_settings', 'feed_loader', 'stage_check',
-           'validate_manifest', 'check_vae_section', 'options_of', 'anneal_point', 'check_anneal', 'anneal_value',
-           'resolve', 'set_path', 'override', 'parse_assignment', 'apply_assignments', 'read_json', 'load_manifest',
-           'flatten', 'unflatten', 'propagate', 'expand_grid', 'merge', 'fix_randomness']
+           'join_key', 'at', 'in_file', 'allowed_modules', 'allow_modules', 'revoke_modules', 'register_spec',
+           'unregister_spec', 'qualname', 'check_spec_string', 'get_class', 'get_instance', 'from_spec',
+           'strip_json_comments', 'substitute_env', 'manifest_kind', 'did_you_mean', 'check_keys', 'check_number',
+           'check_count', 'check_trainer', 'named_keywords', 'keyword_names', 'check_arguments', 'feed_settings',
+           'feed_loader', 'stage_check', 'validate_manifest', 'check_vae_section', 'options_of', 'anneal_point',
+           'check_anneal', 'anneal_value', 'resolve', 'set_path', 'override', 'parse_assignment', 'apply_assignments',
+           'read_json', 'load_manifest', 'flatten', 'unflatten', 'propagate', 'expand_grid', 'merge', 'fix_randomness']
 
 # %% ../nbs/00_spec.ipynb #68d0d78a
 class UserError(Exception):
     """A user's mistake (a bad manifest, argument or file): the command line prints its one-line message and exits with status 2.
-    Its `str` stays the message it was raised with, although fastai rewrites the `args` of an exception raised in a callback
+    The message reads `file: key: reason`. A function that finds a mistake raises it with the reason and, at most, the key
+    relative to the value it checks; callers that know where the value came from add that on the way out with `at` (a key
+    path) and `in_file` (the manifest), so no function takes an argument only to be named in its errors.
+    Its `str` stays the message, although fastai rewrites the `args` of an exception raised in a callback
     ("Exception occured in `PriorInit` when calling event `before_fit`:" and the message, on two lines)."""
-    def __init__(self, *args):
+    names_file = False  # True for errors about a file of their own (a snapshot, a vault, a target): their reason names it
+    def __init__(self, *args, key=None, file=None):
         super().__init__(*args)
-        self.message = str(args[0]) if args else ''
+        self.reason = str(args[0]) if args else ''
+        self.key = None if key is None or key == '' else str(key)
+        self.file = None if file is None else str(file)
+    @property
+    def message(self) -> str: return ': '.join(part for part in (self.file, self.key, self.reason) if part)
     def __str__(self): return self.message
 
 class UsageError(UserError):
@@ -35,6 +43,34 @@ class UsageError(UserError):
 
 class SpecError(UserError, ValueError):
     "A class-spec or manifest that cannot be used; the message names the offending string, file or key path."
+
+# %% ../nbs/00_spec.ipynb #f445ec64
+def join_key(outer, inner) -> str:
+    "The key path `outer.inner`, or `outer[i]` when `inner` is an index `[i]`; either may be empty."
+    outer, inner = ('' if outer is None else str(outer)), ('' if inner is None else str(inner))
+    if not outer or not inner: return outer or inner
+    return outer + inner if inner.startswith('[') else f'{outer}.{inner}'
+
+@contextlib.contextmanager
+def at(key):
+    """Say that a `UserError` raised inside is about the value at manifest key path `key`: `at('options.priors')` around
+    `conv0.kind: ...` gives `options.priors.conv0.kind: ...`. An error that names a file of its own keeps it after the key."""
+    try: yield
+    except UsageError: raise  # about the command line, not the manifest
+    except UserError as exc:
+        if exc.file is not None or exc.names_file:  # `key: other-file: reason`: the key is what pointed to that file
+            exc.reason, exc.file, exc.key, exc.names_file = exc.message, None, None, False
+        exc.key = join_key(key, exc.key)
+        raise
+
+@contextlib.contextmanager
+def in_file(path):
+    "Say that a `UserError` raised inside, and not about a file of its own, is in the manifest `path`: `path: key: reason`."
+    try: yield
+    except UsageError: raise
+    except UserError as exc:
+        if exc.file is None and not exc.names_file: exc.file = str(path)
+        raise
 
 
 # %% ../nbs/00_spec.ipynb #63ef3405
@@ -283,7 +319,7 @@ _re_env = re.compile(r'\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}')
 
 def _join(path, key) -> str:
     "The key path `path.key` used in error messages."
-    return f'{path}.{key}' if path else str(key)
+    return join_key(path, key)
 
 def substitute_env(obj, env=None, path=''):
     "Replace `${NAME}` / `${NAME:-default}` in every string of `obj` from `env` (default: `os.environ`)."
@@ -333,7 +369,7 @@ def manifest_kind(manifest: dict) -> str:
 # %% ../nbs/00_spec.ipynb #35efe4e9
 def _expect(value, types, path, what):
     if not isinstance(value, types) or (isinstance(value, bool) and bool not in (types if isinstance(types, tuple) else (types,))):
-        raise SpecError(f'{path}: expected {what}, got {type(value).__name__} {value!r}')
+        raise SpecError(f'expected {what}, got {type(value).__name__} {value!r}', key=path)
     return value
 
 def did_you_mean(key: str, known) -> str:
@@ -345,19 +381,19 @@ def check_keys(section: dict, known, path: str, what: str = 'setting'):
     "`SpecError` naming `path.key` (with a did-you-mean) for the first key of `section` that is not in `known`."
     for key in section:
         if key not in known:
-            raise SpecError(f'{_join(path, key)}: unknown {what}{did_you_mean(key, known)}; known: {", ".join(sorted(map(str, known)))}')
+            raise SpecError(f'unknown {what}{did_you_mean(key, known)}; known: {", ".join(sorted(map(str, known)))}', key=_join(path, key))
 
 def check_number(value, path: str, minimum=None, integer: bool = False, positive: bool = False):
     "A finite number (an int if `integer`; > 0 if `positive`; >= `minimum`), else `SpecError` naming `path`."
     what = ('a positive ' if positive else 'a ') + ('whole number' if integer else 'finite number') + (f' >= {minimum}' if minimum is not None else '')
     if isinstance(value, bool) or not isinstance(value, int if integer else (int, float)) or not math.isfinite(value):
-        raise SpecError(f'{path}: expected {what}, got {type(value).__name__} {value!r}')
-    if (positive and value <= 0) or (minimum is not None and value < minimum): raise SpecError(f'{path}: expected {what}, got {value!r}')
+        raise SpecError(f'expected {what}, got {type(value).__name__} {value!r}', key=path)
+    if (positive and value <= 0) or (minimum is not None and value < minimum): raise SpecError(f'expected {what}, got {value!r}', key=path)
     return value
 
 def check_count(value, path: str) -> int:
     "`value` if it is a positive int (a number of draws, banks, units), else `SpecError` naming `path`."
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1: raise SpecError(f'{path}: expected a positive int, got {value!r}')
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1: raise SpecError(f'expected a positive int, got {value!r}', key=path)
     return value
 
 def check_trainer(trainer: dict) -> tuple:
@@ -372,9 +408,7 @@ def check_trainer(trainer: dict) -> tuple:
 def _class_of_spec(spec, path: str):
     "The class a class-spec (or bare class string) at `path` names, resolved by `get_class`; errors name `path`."
     cls = spec['cls'] if isinstance(spec, dict) else spec
-    where = _join(path, 'cls') if isinstance(spec, dict) else path
-    try: return get_class(cls)
-    except SpecError as exc: raise SpecError(f'{where}: {exc}') from None
+    with at(_join(path, 'cls') if isinstance(spec, dict) else path): return get_class(cls)
 
 def _parameters(fn) -> list | None:
     "The parameters of the signature of `fn` (a class or a function), or None when it cannot be read."
@@ -397,14 +431,14 @@ def check_arguments(cls, spec: dict, path: str, skip=('cls',)):
     if names is None: return
     for key in spec:
         if key not in skip and key not in names:
-            raise SpecError(f'{_join(path, key)}: not an argument of {cls.__name__}{did_you_mean(key, names)}; '
-                            f'its arguments: {", ".join(names) or "none"}')
+            raise SpecError(f'not an argument of {cls.__name__}{did_you_mean(key, names)}; '
+                            f'its arguments: {", ".join(names) or "none"}', key=_join(path, key))
 
 def _check_class_spec(spec, path, partial=False, arguments=True):
     "A full class-spec is a dict with a `cls` string naming a class a manifest may build (and only its arguments); a partial one may be the bare string."
     if not (partial and isinstance(spec, str)):
         _expect(spec, dict, path, 'a class-spec (a dict with "cls")')
-        if 'cls' not in spec: raise SpecError(f'{path}: a class-spec needs a "cls" key')
+        if 'cls' not in spec: raise SpecError('a class-spec needs a "cls" key', key=path)
     cls = _class_of_spec(spec, path)
     if arguments and isinstance(spec, dict): check_arguments(cls, spec, path)
     return cls
@@ -416,45 +450,44 @@ def _check_nested_specs(node, path: str = ''):
     elif isinstance(node, list):
         for i, value in enumerate(node): _check_nested_specs(value, _join(path, i))
     elif isinstance(node, str) and _re_spec_string.fullmatch(node.strip()):
-        try: get_class(node)
-        except SpecError as exc: raise SpecError(f'{path}: {exc}') from None
+        with at(path): get_class(node)
 
 def _check_resampling(resampling, datasets):
     for name, rule in _expect(resampling, dict, 'resampling', 'a dict').items():
-        where = _join('resampling', name)
-        source = rule if isinstance(rule, str) else _expect(rule, dict, where, 'a dataset name or a dict').get('source')
+        key = _join('resampling', name)
+        source = rule if isinstance(rule, str) else _expect(rule, dict, key, 'a dataset name or a dict').get('source')
         if source not in datasets:
-            raise SpecError(f'{where}: no dataset named {source!r} to resample from')
+            raise SpecError(f'no dataset named {source!r} to resample from', key=key)
         if isinstance(rule, dict) and rule.get('kind', 'subset') not in RESAMPLING_KINDS:
-            raise SpecError(f'{_join(where, "kind")}: {rule.get("kind")!r} is not one of {", ".join(RESAMPLING_KINDS)}')
+            raise SpecError(f'{rule.get("kind")!r} is not one of {", ".join(RESAMPLING_KINDS)}', key=_join(key, 'kind'))
 
-def feed_settings(feed, where: str) -> dict:
+def feed_settings(feed) -> dict:
     """The fastai `DataLoader` arguments of one feed's settings (torch's names translated: `batch_size` -> `bs`), each checked;
     a feed with a `cls` passes that loader class its own settings too. `validate_manifest` and `data.build_feed` both read feeds through it."""
-    _expect(feed, dict, where, 'a dict of DataLoader settings')
-    if 'cls' not in feed: check_keys(feed, FEED_KEYS, where, 'feed setting')
+    _expect(feed, dict, '', 'a dict of DataLoader settings')
+    if 'cls' not in feed: check_keys(feed, FEED_KEYS, '', 'feed setting')
     for key in ('batch_size', 'bs'):
-        if key in feed: check_number(feed[key], _join(where, key), integer=True, positive=True)
-    if 'num_workers' in feed: check_number(feed['num_workers'], _join(where, 'num_workers'), integer=True, minimum=0)
+        if key in feed: check_number(feed[key], key, integer=True, positive=True)
+    if 'num_workers' in feed: check_number(feed['num_workers'], 'num_workers', integer=True, minimum=0)
     for key in ('shuffle', 'pin_memory', 'drop_last'):
-        if key in feed: _expect(feed[key], bool, _join(where, key), 'true or false')
+        if key in feed: _expect(feed[key], bool, key, 'true or false')
     return {FEED_KEYS.get(key, key): value for key, value in feed.items() if key != 'cls'}
 
-def feed_loader(feed: dict, where: str):
+def feed_loader(feed: dict):
     "The loader class of a feed: fastai's `DataLoader`, or the subclass of it that the feed's `cls` names (resolved by `get_class`)."
     from fastai.data.load import DataLoader  # imported on first use: this module does not import torch
     if 'cls' not in feed: return DataLoader
-    cls = _check_class_spec(feed, where, arguments=False)  # a loader class takes its own settings
-    if not issubclass(cls, DataLoader): raise SpecError(f'{where}.cls: {qualname(cls)} is not a fastai DataLoader (fastai.data.load.DataLoader)')
+    cls = _check_class_spec(feed, '', arguments=False)  # a loader class takes its own settings
+    if not issubclass(cls, DataLoader): raise SpecError(f'{qualname(cls)} is not a fastai DataLoader (fastai.data.load.DataLoader)', key='cls')
     return cls
 
 def _check_feeds(feeds, available):
     if not feeds: raise SpecError('feeds: at least one feed is needed')
     for name, feed in feeds.items():
-        where = _join('feeds', name)
-        if name not in available: raise SpecError(f'{where}: no dataset named {name!r}{did_you_mean(name, available)}')
-        feed_settings(feed, where)
-        feed_loader(feed, where)
+        with at(_join('feeds', name)):
+            if name not in available: raise SpecError(f'no dataset named {name!r}{did_you_mean(name, available)}')
+            feed_settings(feed)
+            feed_loader(feed)
 
 def _check_options(options: dict):
     if 'lr' in options: check_number(options['lr'], 'options.lr', positive=True)
@@ -527,19 +560,21 @@ def options_of(manifest: dict) -> dict:
 ANNEAL_KEYS = ('mode', 'p0', 'p1')
 ANNEAL_FORMAT = '{"mode": "anneal", "p0": [t0, v0], "p1": [t1, v1]}'
 
-def anneal_point(point, where: str) -> tuple:
-    "`(t, v)` of a schedule point `[t, v]`: a finite epoch and a finite value >= 0; a `SpecError` naming `where` otherwise."
-    if not isinstance(point, (list, tuple)) or len(point) != 2: raise SpecError(f'{where}: expected [epoch, value], got {point!r}')
-    return float(check_number(point[0], f'{where}[0]')), float(check_number(point[1], f'{where}[1]', minimum=0))
+def anneal_point(point) -> tuple:
+    "`(t, v)` of a schedule point `[t, v]`: a finite epoch and a finite value >= 0; a `SpecError` otherwise."
+    if not isinstance(point, (list, tuple)) or len(point) != 2: raise SpecError(f'expected [epoch, value], got {point!r}')
+    return float(check_number(point[0], '[0]')), float(check_number(point[1], '[1]', minimum=0))
 
-def check_anneal(schedule, where: str = 'schedule') -> tuple:
+def check_anneal(schedule) -> tuple:
     "The points `((t0, v0), (t1, v1))` of the seed's anneal `schedule` (`p0` defaults to `[0, 0]`); a `SpecError` naming the key otherwise."
-    if not isinstance(schedule, dict): raise SpecError(f'{where}: expected {ANNEAL_FORMAT}, got {schedule!r}')
-    check_keys(schedule, ANNEAL_KEYS, where, 'key of an anneal schedule')
-    if schedule.get('mode') != 'anneal': raise SpecError(f'{where}.mode: expected "anneal", got {schedule.get("mode")!r}')
-    if 'p1' not in schedule: raise SpecError(f'{where}.p1: missing (the point [t1, v1] the schedule moves to)')
-    start, end = (anneal_point(schedule.get(key, [0, 0]), f'{where}.{key}') for key in ('p0', 'p1'))
-    if start[0] == end[0]: raise SpecError(f'{where}: p0 and p1 lie at the same epoch {start[0]:g}')
+    if not isinstance(schedule, dict): raise SpecError(f'expected {ANNEAL_FORMAT}, got {schedule!r}')
+    check_keys(schedule, ANNEAL_KEYS, '', 'key of an anneal schedule')
+    if schedule.get('mode') != 'anneal': raise SpecError(f'expected "anneal", got {schedule.get("mode")!r}', key='mode')
+    if 'p1' not in schedule: raise SpecError('missing (the point [t1, v1] the schedule moves to)', key='p1')
+    def point(key):
+        with at(key): return anneal_point(schedule.get(key, [0, 0]))
+    start, end = point('p0'), point('p1')
+    if start[0] == end[0]: raise SpecError(f'p0 and p1 lie at the same epoch {start[0]:g}')
     return start, end
 
 def anneal_value(points, t: float) -> float:
@@ -555,14 +590,14 @@ def resolve(table: dict, path: str = '') -> dict:
         chain, value = [key], table[key]
         while isinstance(value, str) and value in table:
             if value in chain:
-                raise SpecError(f'{_join(path, key)}: circular reference {" -> ".join(chain + [value])}')
+                raise SpecError(f'circular reference {" -> ".join(chain + [value])}', key=_join(path, key))
             chain.append(value)
             value = table[value]
         out[key] = copy.deepcopy(value)
     return out
 
 # %% ../nbs/00_spec.ipynb #dfe15e05
-def _split_dotted(node, path: str, where: str):
+def _split_dotted(node, path: str):
     "Split a dotted `path` into keys of the nested dicts under `node`, longest existing key first."
     parts, keys = path.split('.'), []
     while parts:
@@ -577,20 +612,21 @@ def _split_dotted(node, path: str, where: str):
         parts = parts[n:]
     return keys
 
-def set_path(manifest: dict, keys, value, where: str = ''):
+def set_path(manifest: dict, keys, value):
     "Set `manifest[k0][k1]...[kn] = value` in place, creating missing dicts; `SpecError` if a non-dict is in the way."
     node = manifest
     for i, key in enumerate(keys[:-1]):
         node = node.setdefault(key, {})
         if not isinstance(node, dict):
-            raise SpecError(f'{where or ".".join(keys)}: {".".join(keys[:i + 1])} is a {type(node).__name__}, not a section')
+            raise SpecError(f'{".".join(keys[:i + 1])} is a {type(node).__name__}, not a section')
     node[keys[-1]] = value
     return manifest
 
 def override(manifest: dict, **overrides) -> dict:
     "A copy of `manifest` with `a__b__c=value` overrides applied (the seed's and W&B sweeps' syntax)."
     out = copy.deepcopy(manifest)
-    for name, value in overrides.items(): set_path(out, name.split('__'), value, where=name)
+    for name, value in overrides.items():
+        with at(name): set_path(out, name.split('__'), value)
     return out
 
 class _Constant(Exception): pass
@@ -612,8 +648,8 @@ def apply_assignments(manifest: dict, assignments) -> dict:
     out = copy.deepcopy(manifest)
     for text in assignments or ():
         key, value = parse_assignment(text)
-        keys = key.split('__') if '__' in key else _split_dotted(out, key, key)
-        set_path(out, keys, value, where=key)
+        keys = key.split('__') if '__' in key else _split_dotted(out, key)
+        with at(key): set_path(out, keys, value)
     return out
 
 # %% ../nbs/00_spec.ipynb #e4c3dc2f
@@ -649,31 +685,30 @@ def read_json(path, what: str = 'a manifest') -> object:
     nesting are errors (`what` the file is, for the message), never a `RecursionError`."""
     path = Path(path)
     try: text = path.read_text(encoding='utf-8')
-    except FileNotFoundError: raise SpecError(f'{path}: no such file') from None
-    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc: raise SpecError(f'{path}: cannot read: {exc}') from None
-    except OSError as exc: raise SpecError(f'{path}: cannot read: {exc.strerror or exc}') from None
+    except FileNotFoundError: raise SpecError('no such file', file=path) from None
+    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc: raise SpecError(f'cannot read: {exc}', file=path) from None
+    except OSError as exc: raise SpecError(f'cannot read: {exc.strerror or exc}', file=path) from None
     text = strip_json_comments(text)
     try: data = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
     except json.JSONDecodeError as exc:
-        raise SpecError(f'{path}: line {exc.lineno} column {exc.colno}: {exc.msg}') from None
+        raise SpecError(f'line {exc.lineno} column {exc.colno}: {exc.msg}', file=path) from None
     except _DuplicateKey as exc:
         line = _line_of_duplicate(text, exc.args[0])
-        raise SpecError(f'{path}: {"line " + str(line) + ": " if line else ""}key {exc.args[0]!r} appears twice in one object') from None
-    except _Constant as exc: raise SpecError(f'{path}: {exc.args[0]} is not a number a manifest may hold') from None
+        raise SpecError(f'{"line " + str(line) + ": " if line else ""}key {exc.args[0]!r} appears twice in one object', file=path) from None
+    except _Constant as exc: raise SpecError(f'{exc.args[0]} is not a number a manifest may hold', file=path) from None
     except RecursionError: deep = True  # too deep for the parser itself
     else: deep = not _depth_ok(data)
     if deep:
-        raise SpecError(f'{path}: nested more than {MAX_DEPTH} levels deep; {what} is never that deep')
+        raise SpecError(f'nested more than {MAX_DEPTH} levels deep; {what} is never that deep', file=path)
     return data
 
 def load_manifest(path, kind: str | None = None, env=None, validate: bool = True, assignments=()) -> dict:
     "Read the manifest at `path`, substitute `${ENV}`, apply CLI `--set` `assignments`, validate; errors read `path: key.path: what`."
     manifest = read_json(path)
-    try:
-        if not isinstance(manifest, dict): raise SpecError('(top level): a manifest is a JSON object')
+    with in_file(path):
+        if not isinstance(manifest, dict): raise SpecError('a manifest is a JSON object', key='(top level)')
         manifest = apply_assignments(substitute_env(manifest, env), assignments)
         if validate: validate_manifest(manifest, kind)
-    except SpecError as exc: raise SpecError(f'{path}: {exc}') from None
     return manifest
 
 # %% ../nbs/00_spec.ipynb #92da626c

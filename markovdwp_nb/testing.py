@@ -19,7 +19,7 @@ from torchvision import datasets
 __all__ = ['CIFAR10_NAMES', 'TINY_SHAPES', 'MNIST_FOLDERS', 'CACHE_ENV', 'Py2Str', 'Py2Pickler', 'py2_dict', 'dump_py2_pickle',
            'cifar_batch', 'write_cifar', 'idx_bytes', 'write_mnist', 'synthetic_images', 'write_svhn', 'write_tiny',
            'md5_of', 'local_checksums', 'dependent_banks', 'test_cache', 'cached', 'tiny_source_manifest', 'tiny_zoo',
-           'tiny_vault', 'Crash', 'Poison']
+           'tiny_vault', 'Crash', 'Poison', 'located']
 
 # %% ../nbs/97_testing.ipynb #30c1d367
 class Py2Str(bytes):
@@ -248,3 +248,9 @@ class Poison(Callback):
         if self.training and (self.epoch, self.iter) == (self.at_epoch, self.at_iteration):
             with torch.no_grad():
                 for parameter in self.parameters(self.learn.model): parameter.fill_(float('nan'))
+
+# %% ../nbs/97_testing.ipynb #664601d8
+def located(key, fn, *args, **kwargs):
+    """`fn(*args, **kwargs)` inside `spec.at(key)`: a checker's errors as a caller that knows the manifest key path `key` sees them."""
+    from markovdwp_nb.spec import at
+    with at(key): return fn(*args, **kwargs)

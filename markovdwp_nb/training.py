@@ -77,8 +77,8 @@ class FailOnNaN(Callback):
     """Raise `DivergedError` when a training loss is not finite, or has exploded: its magnitude above
     `max(floor, factor * |first training loss of the fit|)` (10^6, or 10^4 times the first loss)."""
     order = 20
-    def __init__(self, where: str = 'training', factor: float = 1e4, floor: float = 1e6):
-        self.where, self.factor, self.floor, self.first = where, factor, floor, None
+    def __init__(self, factor: float = 1e4, floor: float = 1e6):
+        self.factor, self.floor, self.first = factor, floor, None
 
     def before_fit(self): self.first = None
 
@@ -87,22 +87,22 @@ class FailOnNaN(Callback):
         loss, at = self.learn.loss_grad.detach(), f'at epoch {self.epoch}, batch {self.iter}'
         if not torch.isfinite(loss).all():
             value = loss.item() if loss.numel() == 1 else 'not finite'
-            raise DivergedError(f'{self.where}: the loss is {value} {at}: the run diverged (try a lower options.lr)')
+            raise DivergedError(f'the loss is {value} {at}: the run diverged (try a lower options.lr)')
         size = float(loss.abs().max())
         if self.first is None: self.first = size
         limit = max(self.floor, self.factor * self.first)
         if size > limit:
-            raise DivergedError(f'{self.where}: the loss is {size:.4g} {at}, more than {limit:.3g} = max({self.floor:.0e}, '
+            raise DivergedError(f'the loss is {size:.4g} {at}, more than {limit:.3g} = max({self.floor:.0e}, '
                                 f'{self.factor:.0e} x the first loss {self.first:.4g}): the run diverged (try a lower options.lr)')
 
 # %% ../nbs/03b_training.ipynb #af413434
 @contextlib.contextmanager
-def diverged_as_error(learn, where: str = 'training'):
+def diverged_as_error(learn):
     "Re-raise torch.distributions' refusal of non-finite parameters during `learn.fit` as a `DivergedError` naming the epoch."
     try: yield
     except ValueError as exc:
         if 'to satisfy the constraint' not in str(exc): raise
-        raise DivergedError(f'{where}: the loss is nan at epoch {getattr(learn, "epoch", 0)}, batch {getattr(learn, "iter", 0)}: '
+        raise DivergedError(f'the loss is nan at epoch {getattr(learn, "epoch", 0)}, batch {getattr(learn, "iter", 0)}: '
                             f'the model gives non-finite distribution parameters: the run diverged '
                             f'(try a lower options.lr or a trainer.gradient_clip_val)') from None
 
@@ -175,16 +175,16 @@ def check_checkpoint(data, path) -> dict:
     if missing: raise SnapshotError(f'{path}: not a checkpoint (missing keys {", ".join(missing)})')
     return data
 
-def restore_checkpoint(learn, path, where=None) -> int:
-    """Load the checkpoint at `path` (or the checkpoint dict `read_checkpoint` returned, read from the file `where`) into
+def restore_checkpoint(learn, path, file=None) -> int:
+    """Load the checkpoint at `path` (or the checkpoint dict `read_checkpoint` returned, read from `file`) into
     `learn`; return the epoch to start at. A checkpoint that does not fit the run is a `SnapshotError` naming the file."""
     ckpt = path if isinstance(path, Mapping) else check_checkpoint(read_torch_file(path, 'checkpoint'), path)
-    where = str(where or ('checkpoint' if isinstance(path, Mapping) else path))
-    load_state(learn.model, ckpt['model'], where)                     # a state that does not fit: one line naming the file
+    file = str(file or ('checkpoint' if isinstance(path, Mapping) else path))
+    load_state(learn.model, ckpt['model'], file)                     # a state that does not fit: one line naming the file
     if learn.opt is None: learn.create_opt()
     try: learn.opt.load_state_dict({'state': ckpt['opt']['state'], 'hypers': L(ckpt['opt']['hypers'])})
     except (RuntimeError, KeyError, TypeError, ValueError, IndexError) as exc:
-        raise SnapshotError(f'{where}: its optimizer state does not fit this run ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ""})') from None
+        raise SnapshotError(f'{file}: its optimizer state does not fit this run ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ""})') from None
     _set_rng_states(learn, ckpt['rng'])
     return ckpt['epoch'] + 1
 
@@ -299,7 +299,7 @@ def run_guard(path, ckpt, reserved: bool = False):
         if reserved and not unfinished: _remove_reservation(path)
         if isinstance(exc, DivergedError):
             kept = f'the checkpoint of the last good epoch is kept at {ckpt}' if unfinished else 'nothing was saved'
-            raise DivergedError(f'{exc}; {kept}') from None
+            raise DivergedError(f'{exc.reason}; {kept}', key=exc.key, file=exc.file) from None
         raise
     finally: lock.release()
 
@@ -425,13 +425,12 @@ def _learner_and_config(built, manifest: dict):
     return built if isinstance(built, tuple) else (built, manifest)
 
 def run_stage(manifest: dict, build, target=None, seed=None, *, tag: str | None = None, resume: bool = False, device=None,
-              cbs=(), where: str = 'manifest', kind: str | None = None, what: str = 'snapshot', project: str = WANDB_PROJECT,
+              cbs=(), kind: str | None = None, what: str = 'snapshot', project: str = WANDB_PROJECT,
               wandb_default: bool = True, tags=(), finish=None, extra=None, restore=None, quiet: bool = False) -> StageRun:
     """Train the `Learner` that `build(manifest, device, path)` returns (plus callbacks `cbs`) for the manifest's
     `trainer.max_epochs`, checkpointed every epoch at `target` and resumed from an unfinished run there, logged to W&B per
     `options.wandb` (`wandb_default` when it is absent) in `project` with `tags`; then `finish(learn)` and one snapshot at the
-    target (`resolve_target`: a file, or a unique `<tag>__<random>.pt` in a directory). `where` names the manifest in errors; `quiet`
-    hides the progress bar."""
+    target (`resolve_target`: a file, or a unique `<tag>__<random>.pt` in a directory); `quiet` hides the progress bar."""
     start = time.time()
     max_epochs, _ = trainer_settings(manifest['trainer'])
     mode = wandb_mode(manifest.get('options') or {}, default=wandb_default)
@@ -450,7 +449,7 @@ def run_stage(manifest: dict, build, target=None, seed=None, *, tag: str | None 
         start_epoch = checkpoint_every_epoch(learn, ckpt, earlier, manifest, seed_used, saved)
         with wandb_logging(learn, config, None if path is None else path.parent, mode, project,
                            run_id=(earlier or {}).get('wandb_id'), tags=tags) as run:
-            with (learn.no_bar() if quiet else contextlib.nullcontext()), diverged_as_error(learn, where):
+            with (learn.no_bar() if quiet else contextlib.nullcontext()), diverged_as_error(learn):
                 learn.fit(max_epochs, start_epoch=start_epoch)
             history = learn.epoch_checkpoint.history if ckpt is not None else epoch_history(learn.recorder)
             scores = dict(finish(learn)) if finish is not None else {}

@@ -14,8 +14,8 @@ import yaml
 from torch import nn
 from torch.distributions import Distribution, Independent, MultivariateNormal, Normal, kl_divergence
 
-from .spec import (ANNEAL_FORMAT, SpecError, anneal_value, check_anneal, check_vae_section, did_you_mean, from_spec, get_class,
-                               keyword_names, named_keywords, options_of)
+from .spec import (ANNEAL_FORMAT, SpecError, anneal_value, at, check_anneal, check_vae_section, did_you_mean, from_spec, get_class,
+                   in_file, keyword_names, named_keywords, options_of)
 from .snapshot import SnapshotError, load_state, normalize_snapshot, read_torch_file, writing_to
 from .distributions import TRIP, VAMP
 
@@ -30,11 +30,12 @@ __all__ = ['KERNEL_NETS', 'PARAMS_NAME', 'WEIGHTS_NAME', 'PARAMS_KEYS', 'SEED_VA
            'runtime_options', 'shared_options', 'build_runtime', 'load_vae']
 
 # %% ../nbs/08_vae.ipynb #f58b6b55
-def batch_dims(input: torch.Tensor, input_shape: tuple, where: str) -> tuple:
-    "The leading (batch) dims of `input`, after checking that its trailing dims are `input_shape`."
+def batch_dims(input: torch.Tensor, net) -> tuple:
+    "The leading (batch) dims of `input`, after checking that its trailing dims are the `input_shape` of `net` (named in the error)."
+    input_shape = tuple(net.input_shape)
     n_dims = len(input_shape)
-    if input.dim() < n_dims or tuple(input.shape[input.dim() - n_dims:]) != tuple(input_shape):
-        raise ValueError(f'{where}: expected an input of shape (..., {", ".join(map(str, input_shape))}), '
+    if input.dim() < n_dims or tuple(input.shape[input.dim() - n_dims:]) != input_shape:
+        raise ValueError(f'{type(net).__name__}: expected an input of shape (..., {", ".join(map(str, input_shape))}), '
                          f'got {tuple(input.shape)}')
     return tuple(input.shape[:input.dim() - n_dims])
 
@@ -123,7 +124,7 @@ class DiagonalGaussianNet(nn.Module):
         return loc, head if self.std_link else head.sqrt()
 
     def forward(self, input: torch.Tensor) -> Independent:
-        batch_shape = batch_dims(input, self.input_shape, type(self).__name__)
+        batch_shape = batch_dims(input, self)
         flat = input.reshape(math.prod(batch_shape), *self.input_shape)
         if self.side == 'encoder' and self.scale != 1.0: flat = flat / self.scale
         loc, std = self.moments(flat)
@@ -280,6 +281,7 @@ PARAMS_KEYS = ('kernel_dim', 'z_dim', 'hidden_dim')
 
 class DWPFormatError(SpecError):
     "A kernel VAE in the published DWP format that cannot be used; the message names the file and the key."
+    names_file = True
 
 # %% ../nbs/08_vae.ipynb #1f886b82
 def _positive_int(params: dict, key: str, path: Path) -> int:
@@ -313,15 +315,15 @@ def read_dwp_weights(path) -> dict:
     if not isinstance(state, dict): raise DWPFormatError(f'{path}: expected a state dict, got {type(state).__name__}')
     return state
 
-def check_state_dict(state: dict, expected: dict, path) -> None:
-    "Raise `DWPFormatError` naming `path` and the keys if `state` lacks, adds or misshapes any key of `expected`."
+def check_state_dict(state: dict, expected: dict, path=None) -> None:
+    "Raise `DWPFormatError` naming the file `path` and the keys if `state` lacks, adds or misshapes any key of `expected`."
     problems = [f'missing key {key!r} (shape {tuple(value.shape)})' for key, value in expected.items() if key not in state]
     problems += [f'unexpected key {key!r}' for key in state if key not in expected]
     for key in (key for key in expected if key in state):
         if not isinstance(state[key], torch.Tensor): problems.append(f'key {key!r} holds a {type(state[key]).__name__}, not a tensor')
         elif state[key].shape != expected[key].shape:
             problems.append(f'key {key!r} has shape {tuple(state[key].shape)}, expected {tuple(expected[key].shape)}')
-    if problems: raise DWPFormatError(f'{path}: ' + '; '.join(problems))
+    if problems: raise DWPFormatError('; '.join(problems), file=path)
 
 # %% ../nbs/08_vae.ipynb #4b4a9493
 def load_dwp_vae(path) -> KernelVAE:
@@ -401,24 +403,24 @@ def is_seed_vae(data) -> bool:
     return isinstance(data, dict) and any(part in data for part in SEED_VAE_PARTS) and 'state' not in data
 
 def _seed_class(model: dict, part: str, path) -> type:
-    where = f'{path}: {part}.model.cls'
+    key = f'{part}.model.cls'
     try: cls = get_class(model.get('cls'))
-    except SpecError as exc: raise DWPFormatError(f'{where}: {exc}') from None
+    except SpecError as exc: raise DWPFormatError(str(exc), key=key, file=path) from None
     names = {f"<class 'markovdwp_nb.vae.{net.__name__}'>" for nets in KERNEL_NETS.values() for net in (nets['encoder'], nets['decoder'])}
     if not (isinstance(cls, type) and f"<class '{cls.__module__}.{cls.__qualname__}'>" in names):
-        raise DWPFormatError(f'{where}: {model.get("cls")!r} is not a kernel encoder or decoder')
-    if cls.side != part: raise DWPFormatError(f'{where}: {model.get("cls")!r} is {_ARTICLED[cls.side]}, not {_ARTICLED[part]}')
+        raise DWPFormatError(f'{model.get("cls")!r} is not a kernel encoder or decoder', key=key, file=path)
+    if cls.side != part: raise DWPFormatError(f'{model.get("cls")!r} is {_ARTICLED[cls.side]}, not {_ARTICLED[part]}', key=key, file=path)
     return cls
 
-def _seed_state(net: DiagonalGaussianNet, state: dict, where: str) -> dict:
+def _seed_state(net: DiagonalGaussianNet, state: dict) -> dict:
     "`state` of an original network (`features.i.weight|bias`, the heads in the last layer) under `net`'s keys."
     own = net.state_dict()
     layers = sorted({int(key.split('.')[1]) for key in state if key.startswith('features.') and key.split('.')[1].isdecimal()})
     strays = sorted(key for key in state if not any(key == f'features.{i}.{p}' for i in layers for p in ('weight', 'bias')))
-    if strays: raise DWPFormatError(f'{where}: unexpected key {strays[0]!r} (expected features.<i>.weight and .bias)')
+    if strays: raise DWPFormatError(f'unexpected key {strays[0]!r} (expected features.<i>.weight and .bias)')
     trunk = sorted({int(key.split('.')[1]) for key in own if key.startswith(f'{net.trunk_name}.')})
     if len(layers) != len(trunk) + 1:
-        raise DWPFormatError(f'{where}: {len(layers)} layers, but {type(net).__name__} has {len(trunk)} hidden layers and one head layer')
+        raise DWPFormatError(f'{len(layers)} layers, but {type(net).__name__} has {len(trunk)} hidden layers and one head layer')
     mapped = {}
     for part in ('weight', 'bias'):
         for theirs, ours in zip(layers, trunk):
@@ -426,29 +428,28 @@ def _seed_state(net: DiagonalGaussianNet, state: dict, where: str) -> dict:
         head = state.get(f'features.{layers[-1]}.{part}')
         if head is None: continue
         if head.dim() == 0 or head.shape[0] % 2:
-            raise DWPFormatError(f'{where}: the last layer, features.{layers[-1]}.{part}, has shape {tuple(head.shape)}: '
+            raise DWPFormatError(f'the last layer, features.{layers[-1]}.{part}, has shape {tuple(head.shape)}: '
                                  'expected an even number of channels (the mean and the scale heads)')
         half = head.shape[0] // 2
         for name, value in (('fc_mu', head[:half]), (net.var_head_name, head[half:])):
             mapped[next(key for key in own if key.startswith(f'{name}.') and key.endswith(part))] = value
-    check_state_dict(mapped, own, where)
+    check_state_dict(mapped, own)
     return mapped
 
 def seed_network(spec, part: str, path) -> DiagonalGaussianNet:
     "The `part` (`encoder` or `decoder`) of an original MarkovDWP VAE file (already loaded) as this package's network."
-    where = f'{path}: {part}'
     if not isinstance(spec, dict) or not isinstance(spec.get('model'), dict) or not isinstance(spec.get('state'), dict):
-        raise DWPFormatError(f"{where}: expected {{'model': {{'cls': ..., options}}, 'state': state dict}}")
+        raise DWPFormatError("expected {'model': {'cls': ..., options}, 'state': state dict}", key=part, file=path)
     model = dict(spec['model'])
     cls = _seed_class(model, part, path)
     options = {key: value for key, value in model.items() if key != 'cls'}
     unknown = sorted(map(str, set(options) - set(inspect.signature(cls).parameters)))
-    if unknown: raise DWPFormatError(f'{where}.model.{unknown[0]}: not an option of {cls.__name__}')
+    if unknown: raise DWPFormatError(f'not an option of {cls.__name__}', key=f'{part}.model.{unknown[0]}', file=path)
     stray = next(((key, value) for key, value in spec['state'].items() if not (isinstance(key, str) and isinstance(value, torch.Tensor))), None)
-    if stray: raise DWPFormatError(f'{where}.state: {stray[0]!r} holds a {type(stray[1]).__name__}, not a tensor')
+    if stray: raise DWPFormatError(f'{stray[0]!r} holds a {type(stray[1]).__name__}, not a tensor', key=f'{part}.state', file=path)
     try: net = cls(**options)
-    except (TypeError, ValueError, RuntimeError) as exc: raise DWPFormatError(f'{where}.model: {exc}') from None
-    net.load_state_dict(_seed_state(net, spec['state'], f'{where}.state'))
+    except (TypeError, ValueError, RuntimeError) as exc: raise DWPFormatError(str(exc), key=f'{part}.model', file=path) from None
+    with in_file(path), at(f'{part}.state'): net.load_state_dict(_seed_state(net, spec['state']))
     net.std_link = True
     return net
 
@@ -470,7 +471,7 @@ def beta_schedule(beta, epoch: int) -> float:
     "The KL weight in training `epoch` (from 0): a number, or the original's `{'mode': 'anneal', 'p0': [t0, v0], 'p1': [t1, v1]}`."
     if isinstance(beta, (int, float)) and not isinstance(beta, bool): return float(beta)
     if not isinstance(beta, dict): raise SpecError(f'options.beta: expected a number or {ANNEAL_FORMAT}, got {beta!r}')
-    return float(anneal_value(check_anneal(beta, 'options.beta'), epoch))
+    with at('options.beta'): return float(anneal_value(check_anneal(beta), epoch))
 
 # %% ../nbs/08_vae.ipynb #04987fde
 def as_slices(vae, input: torch.Tensor) -> torch.Tensor:
@@ -579,16 +580,18 @@ class VAMPRuntime(SGVBRuntime):
 # %% ../nbs/08_vae.ipynb #4151eece
 TRAINER_OPTIONS = ('wandb', 'eval_draws', 'eval_every', 'eval_items')
 
-def _spec_class(spec, where: str):
+def _spec_class(spec):
     try: return get_class(spec['cls'] if isinstance(spec, dict) else spec)
-    except (SpecError, KeyError, TypeError) as exc: raise SpecError(f'{where}: {exc}') from None
+    except SpecError: raise
+    except (KeyError, TypeError) as exc: raise SpecError(str(exc)) from None
 
-def build_network(spec, shared: dict, where: str):
+def build_network(spec, shared: dict):
     "Build the encoder or decoder class-spec `spec` with the `shared` keywords its class accepts as defaults."
-    accepted = keyword_names(_spec_class(spec, where))
+    accepted = keyword_names(_spec_class(spec))
     defaults = {k: v for k, v in shared.items() if accepted is None or k in accepted}
     try: return from_spec(spec, **defaults)
-    except (TypeError, ValueError) as exc: raise SpecError(f'{where}: {exc}') from None
+    except SpecError: raise
+    except (TypeError, ValueError) as exc: raise SpecError(str(exc)) from None
 
 # %% ../nbs/08_vae.ipynb #69f6a82e
 def runtime_options(manifest: dict, runtime_cls) -> dict:
@@ -608,7 +611,9 @@ def runtime_options(manifest: dict, runtime_cls) -> dict:
 def shared_options(vae: dict) -> dict:
     "`vae.options`, the keywords shared by the encoder and the decoder; `SpecError` naming one that neither takes."
     shared = dict(vae.get('options') or {})
-    classes = {part: _spec_class(vae[part], f'vae.{part}') for part in ('encoder', 'decoder')}
+    classes = {}
+    for part in ('encoder', 'decoder'):
+        with at(f'vae.{part}'): classes[part] = _spec_class(vae[part])
     names = [keyword_names(cls) for cls in classes.values()]
     if None in names: return shared  # a net that takes **kwargs takes them all
     for key in shared:
@@ -622,8 +627,9 @@ def build_runtime(manifest: dict):
     `vae.decoder`, `vae.options`, `options`; `SpecError` naming the key that is missing or wrong."""
     vae = check_vae_section(manifest)
     shared = shared_options(vae)
-    encoder, decoder = (build_network(vae[part], shared, f'vae.{part}') for part in ('encoder', 'decoder'))
-    runtime_cls = _spec_class(manifest['runtime'], 'runtime')
+    with at('vae.encoder'): encoder = build_network(vae['encoder'], shared)
+    with at('vae.decoder'): decoder = build_network(vae['decoder'], shared)
+    with at('runtime'): runtime_cls = _spec_class(manifest['runtime'])
     options = runtime_options(manifest, runtime_cls)
     try: return from_spec(manifest['runtime'], encoder, decoder, **options)
     except TypeError as exc: raise SpecError(f'runtime: {exc}') from None

@@ -21,7 +21,7 @@ import matplotlib
 from matplotlib.figure import Figure
 from torch.utils.data import DataLoader as TorchDataLoader
 
-from .spec import SpecError, check_number, load_manifest, stage_check
+from .spec import SpecError, at, check_number, in_file, load_manifest, stage_check
 from .data import VALID_FEEDS, get_dataloaders
 from .snapshot import writing_to
 from .kernels import SingleKernelDataset, layer_labels
@@ -358,12 +358,13 @@ def check_vae_manifest(manifest: dict):
     read or built): every `vae.options` key taken by the encoder or the decoder, every `options` key by the runtime or the
     trainer (with a did-you-mean), `options.eval_draws`, `options.eval_every`, `options.eval_items` and `options.wandb`."""
     shared_options(manifest['vae'])
-    runtime_options(manifest, _spec_class(manifest['runtime'], 'runtime'))
+    with at('runtime'): runtime_cls = _spec_class(manifest['runtime'])
+    runtime_options(manifest, runtime_cls)
     eval_draws_of(manifest['options'])
     eval_cadence_of(manifest['options'])
     wandb_mode(manifest['options'], env={})
 
-def vae_learner(manifest: dict, runtime=None, dls=None, device=None, where: str = 'manifest', pictures=None) -> Learner:
+def vae_learner(manifest: dict, runtime=None, dls=None, device=None, pictures=None) -> Learner:
     "The fastai `Learner` of a VAE manifest: runtime, slices, Adam with linear LR decay, clipping, NaN guard, the VAE callbacks."
     _, clip = trainer_settings(manifest['trainer'])
     runtime = build_runtime(manifest) if runtime is None else runtime
@@ -371,7 +372,7 @@ def vae_learner(manifest: dict, runtime=None, dls=None, device=None, where: str 
     lr = manifest['options'].get('lr', getattr(runtime, 'lr', 1e-3))
     eval_draws, (every, items) = eval_draws_of(manifest['options']), eval_cadence_of(manifest['options'])
     cbs = [BetaEpoch(), LossTerms(), HeldOutLikelihood(dls.valid, n_draws=eval_draws, every=every, items=items),
-           KernelPictures(dls.valid, path=pictures), LinearLRDecay(lr), FailOnNaN(where)]
+           KernelPictures(dls.valid, path=pictures), LinearLRDecay(lr), FailOnNaN()]
     if clip > 0: cbs.append(GradientClip(clip))
     return Learner(dls, runtime, loss_func=runtime.loss, opt_func=partial(Adam, wd=0.0, eps=1e-8), lr=lr, cbs=cbs)
 
@@ -382,21 +383,21 @@ def dataset_source(dataset) -> str:
     if dataset is None: return 'the slices'
     return getattr(dataset, 'source', None) or ', '.join(getattr(dataset, 'sources', []) or ['the slices'])
 
-def check_slice_size(vae, slice_shape, where: str):
-    "Raise `SpecError` at `where` unless slices of `slice_shape` fit the VAE's encoder."
+def check_slice_size(vae, slice_shape):
+    "Raise `SpecError` unless slices of `slice_shape` fit the VAE's encoder."
     expected = tuple(vae.encoder.input_shape)
     shape = tuple(slice_shape)
     if shape[-2:] != expected[-2:]:
         size = lambda s: 'x'.join(map(str, s[-2:]))
-        raise SpecError(f'{where}: the slices are {size(shape)} but the kernel VAE reads {size(expected)} slices '
+        raise SpecError(f'the slices are {size(shape)} but the kernel VAE reads {size(expected)} slices '
                         f'({type(vae.encoder).__name__}); choose a layer with {size(expected)} kernels or a {size(shape)} VAE')
 
 # %% ../nbs/09_vae_train.ipynb #c62e3717
 AUTO_SCALE_ITEMS = 65536
 
-def sample_slices(dataset, n_items: int = AUTO_SCALE_ITEMS, where: str = 'sample_slices:') -> torch.Tensor:
+def sample_slices(dataset, n_items: int = AUTO_SCALE_ITEMS) -> torch.Tensor:
     "Up to `n_items` slices of `dataset`, drawn with a generator of their own (seeded 0: the same ones every time; torch's generator untouched)."
-    if len(dataset) == 0: raise SpecError(f'{where} needs training slices, the train dataset is empty')
+    if len(dataset) == 0: raise SpecError('no training slices to fit it to: the train dataset is empty')
     index = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(0))[:n_items].tolist()
     return torch.stack([torch.as_tensor(dataset[i][0]) for i in index]).float()
 
@@ -404,7 +405,7 @@ def resolve_scale(manifest: dict, dataset, n_items: int = AUTO_SCALE_ITEMS) -> d
     "`manifest`, or a copy whose `vae.options.scale` \"auto\" is the standard deviation of the entries of `dataset`'s slices."
     options = (manifest.get('vae') or {}).get('options') or {}
     if options.get('scale') != 'auto': return manifest
-    slices = sample_slices(dataset, n_items, 'vae.options.scale: "auto"')
+    with at('vae.options.scale'): slices = sample_slices(dataset, n_items)
     scale = float(slices.std()) if slices.numel() > 1 else 0.0
     if not scale > 0: raise SpecError(f'vae.options.scale: "auto" found training slices with no spread (standard deviation {scale})')
     manifest = copy.deepcopy(manifest)
@@ -412,8 +413,8 @@ def resolve_scale(manifest: dict, dataset, n_items: int = AUTO_SCALE_ITEMS) -> d
     return manifest
 
 # %% ../nbs/09_vae_train.ipynb #fed31c68
-def train_vae(manifest: dict, target=None, seed=None, *, cbs=(), device=None, tag: str = 'vae', where: str = 'manifest',
-              resume: bool = False, project: str | None = None, tags=()) -> StageRun:
+def train_vae(manifest: dict, target=None, seed=None, *, cbs=(), device=None, tag: str = 'vae', resume: bool = False,
+              project: str | None = None, tags=()) -> StageRun:
     """Train the kernel VAE of `manifest` (plus callbacks `cbs`) on `device` with `run_stage`; save its checkpoint and pictures at
     `target`, resuming an unfinished run of the same manifest there (a file target always, a directory with `resume`). Returns a
     `StageRun` (`runtime, path = train_vae(...)`) whose snapshot `config` has `scale: "auto"` resolved (`requested_config`: as given)."""
@@ -421,12 +422,12 @@ def train_vae(manifest: dict, target=None, seed=None, *, cbs=(), device=None, ta
         dls = vae_dataloaders(manifest, device)
         resolved = resolve_scale(manifest, dls.train.dataset)
         runtime = build_runtime(resolved)
-        check_slice_size(runtime, dls.train.dataset[0][0].shape, dataset_source(dls.train.dataset))
+        with at(dataset_source(dls.train.dataset)): check_slice_size(runtime, dls.train.dataset[0][0].shape)
         if runtime.decoder.var == 'full':  # start from the full-covariance Gaussian of the slices (a resumed run then loads its state)
-            runtime.decoder.fit_noise(sample_slices(dls.train.dataset, where='vae.options.var: "full"'))
-        return vae_learner(resolved, runtime, dls, where=where, pictures=path), resolved
+            with at('vae.options.var'): runtime.decoder.fit_noise(sample_slices(dls.train.dataset))
+        return vae_learner(resolved, runtime, dls, pictures=path), resolved
     pictures = lambda learn: {'pictures': [p.name for p in learn.kernel_pictures.saved]}
-    return run_stage(manifest, build, target, seed, tag=tag, resume=resume, device=device, cbs=cbs, where=where, kind='vae',
+    return run_stage(manifest, build, target, seed, tag=tag, resume=resume, device=device, cbs=cbs, kind='vae',
                      what='checkpoint', project=project or f'{WANDB_PROJECT}-vae', tags=tags, finish=pictures)
 
 # %% ../nbs/09_vae_train.ipynb #741103a1
@@ -442,9 +443,9 @@ def cli_vae(args) -> int:
     "`markovdwp vae`: train one kernel VAE from a manifest and save its checkpoint."
     manifest = load_manifest(args.manifest, kind='vae', assignments=args.assignments)
     start = time.time()
-    run = train_vae(manifest, target=args.target, seed=args.seed, tag=getattr(args, 'tag', None) or 'vae',
-                    device=getattr(args, 'device', None), resume=getattr(args, 'resume', False), where=str(args.manifest),
-                    **wandb_args(args))
+    with in_file(args.manifest):  # a key path or a diverged run: in this manifest
+        run = train_vae(manifest, target=args.target, seed=args.seed, tag=getattr(args, 'tag', None) or 'vae',
+                        device=getattr(args, 'device', None), resume=getattr(args, 'resume', False), **wandb_args(args))
     for row in run.history: print(epoch_summary(row, len(run.history)))
     print(f'markovdwp vae: trained {type(run.model).__name__} for {len(run.history)} epochs{run.resumed} in {time.time() - start:.0f}s'
           + (f'; checkpoint {run.path}' if run.path else '') + (f'; W&B run {run.wandb_dir}' if run.wandb_dir else ''))
@@ -461,7 +462,7 @@ def cli_vae_eval(args) -> int:
     "`markovdwp vae-eval`: IWAE, ELBO (nats per slice) and active units of a kernel VAE on all slices of a vault layer; JSON last."
     vae = load_vae(args.checkpoint).to(default_device())
     dataset = SingleKernelDataset(args.data, args.source, dim='mio', min_norm=0.0)
-    check_slice_size(vae, dataset.event_shape, f'{args.data}: {args.source}')
+    with in_file(args.data), at(args.source): check_slice_size(vae, dataset.event_shape)
     torch.manual_seed(EVAL_SEED)
     result = evaluate_vae(vae, kernel_batches(dataset), n_draws=args.draws)
     print(f'markovdwp vae-eval: {args.checkpoint} on {result["n_slices"]} slices of {args.source} in {args.data}, '

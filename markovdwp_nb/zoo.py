@@ -321,8 +321,8 @@ def model_line(record: dict) -> str:
     name, status = Path(record['snapshot']).name, record['status']
     if status == 'failed':
         return f"{name}: failed (exit {record['exit_code']}) on {record['device']}: {record['message']}  [log {record['log']}]"
-    where = f" on {record['device']}, {record['seconds']:.1f}s" if status == 'done' else ''
-    return f"{name}: {status}, seed {record['seed']}{where}"
+    detail = f" on {record['device']}, {record['seconds']:.1f}s" if status == 'done' else ''
+    return f"{name}: {status}, seed {record['seed']}{detail}"
 
 def _exit_on_sigterm(signum, frame):
     "Turn SIGTERM (a scheduler ending the job) into `SystemExit`, so the workers are stopped on the way out."
