@@ -97,8 +97,7 @@ def experiment_priors(model: nn.Module, options: dict, priors_kind: str | None =
     "The prior of every Bayesian layer of `model` for the manifest `options` (implicit priors in mode `priors_kind`)."
     priors = classic_priors(model)
     if experiment_kind(options) == 'implicit':
-        with at('options.priors'): loaded = load_priors(options['priors'], kind=priors_kind)
-        priors.update(check_priors(model, loaded))
+        with at('options.priors'): priors.update(check_priors(model, load_priors(options['priors'], kind=priors_kind)))
     return priors
 
 # %% ../nbs/14_bnn.ipynb #11a3aaa0

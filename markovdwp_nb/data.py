@@ -133,7 +133,7 @@ FASHION_FORMAT = ImageFormat(28, 2, False, 'constant', (0.2860,), (0.3530,))
 def check_augmentation(augmentation) -> str:
     "Return `augmentation` if it is one of `AUGMENTATIONS`, else raise a `SpecError` naming the argument."
     if augmentation not in AUGMENTATIONS:
-        raise SpecError(f"augmentation: {augmentation!r} is not one of {', '.join(map(repr, AUGMENTATIONS))}")
+        raise SpecError(f"{augmentation!r} is not one of {', '.join(map(repr, AUGMENTATIONS))}", key='augmentation')
     return augmentation
 
 def image_transform(augmentation: str, image_format: ImageFormat, from_pil: bool = True) -> transforms.Compose:
@@ -163,7 +163,8 @@ class StratifiedTrainSize:
 
     def keep_stratified(self, train_size=None, random_state=None):
         if train_size is None: return
-        with at('train_size'): chosen = stratified_indices(self.targets, train_size, split_random_state(random_state))
+        with at('random_state'): rng = split_random_state(random_state)
+        with at('train_size'): chosen = stratified_indices(self.targets, train_size, rng)
         for attr in self.per_item: setattr(self, attr, take(getattr(self, attr), chosen))
 
 class TorchvisionSplit(StratifiedTrainSize):
@@ -293,7 +294,7 @@ def check_classes(classes, what: str = 'digits') -> list:
     if classes is None: return list(range(10))
     ok = isinstance(classes, (list, tuple)) and len(classes) > 0 and len(set(classes)) == len(classes) and all(
         isinstance(c, (int, np.integer)) and not isinstance(c, bool) and 0 <= c <= 9 for c in classes)
-    if not ok: raise SpecError(f'classes: expected a list of distinct {what} 0..9, got {classes!r}')
+    if not ok: raise SpecError(f'expected a list of distinct {what} 0..9, got {classes!r}', key='classes')
     return [int(c) for c in classes]
 
 def relabel(digits, classes: list) -> torch.Tensor:
@@ -517,7 +518,7 @@ class FullBatchLoader(DataLoader):
     "A fastai `DataLoader` whose every batch is its whole dataset, `steps` batches per epoch (shuffled within each if `shuffle`)."
     def __init__(self, dataset=None, steps: int = 1, **kwargs):
         if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-            raise SpecError(f'steps: expected a positive number of full-batch steps per epoch, got {steps!r}')
+            raise SpecError(f'expected a positive number of full-batch steps per epoch, got {steps!r}', key='steps')
         if dataset is None or len(dataset) == 0: raise SpecError('FullBatchLoader: the dataset is empty')
         for key in ('bs', 'drop_last', 'n'): kwargs.pop(key, None)  # a batch is the whole dataset
         super().__init__(dataset, bs=len(dataset), drop_last=False, **kwargs)

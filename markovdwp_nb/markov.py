@@ -230,7 +230,7 @@ class FilterBanks(Dataset):
         if len(kernel) != 2: raise SpecError(f'{self.root}: {source}: expected conv kernels (n_models, c_out, c_in, k, k), got {list(self.layer.shape)}')
         self.models = np.arange(n_models) if models is None else np.asarray(models, dtype=int).reshape(-1)
         if len(self.models) == 0 or self.models.min() < 0 or self.models.max() >= n_models:
-            raise SpecError(f'models: expected indices of the {n_models} models of {source} in {self.root}, got {models!r}')
+            raise SpecError(f'expected indices of the {n_models} models of {source} in {self.root}, got {models!r}', key='models')
         self.whole = n_filters is None and n_channels is None
         self.n_filters = c_out if n_filters is None else check_size(n_filters, 'n_filters', c_out, 'filters')
         self.n_channels = c_in if n_channels is None else check_size(n_channels, 'n_channels', c_in, 'input channels')
@@ -396,15 +396,14 @@ def model_from_manifest(manifest: dict, train) -> MarkovDWP:
     if section.get('init') is not None:
         try: vae = load_vae(section['init'])
         except (ValueError, OSError) as exc: raise SpecError(f'markov.init: {exc}') from None
-        try: model = MarkovDWP.from_vae(vae, **sizes)
-        except SpecError as exc: raise SpecError(f'markov.{exc}') from None
+        with at('markov'): model = MarkovDWP.from_vae(vae, **sizes)
         try: model_config(model)
         except SpecError as exc: raise SpecError(f'markov.init: {section["init"]}: {exc}') from None
     else:
         scale = section.get('scale', 1.0)
-        try: model = markov_dwp(section['kernel_size'], section.get('z_dim'), section.get('h_dim'), section.get('var', 'train'),
-                                bank_scale(train) if scale == 'auto' else scale, **sizes)
-        except SpecError as exc: raise SpecError(f'markov.{exc}') from None
+        with at('markov'):
+            model = markov_dwp(section['kernel_size'], section.get('z_dim'), section.get('h_dim'), section.get('var', 'train'),
+                               bank_scale(train) if scale == 'auto' else scale, **sizes)
     if model.slice_shape != slice_shape:
         raise SpecError(f'markov: the model generates {"x".join(map(str, model.slice_shape))} slices, the training banks have '
                         f'{"x".join(map(str, slice_shape))}')

@@ -12,7 +12,7 @@ from torch import nn
 from torch.distributions import Distribution, Independent, Normal, kl_divergence
 from fastcore.basics import patch
 
-from .spec import SpecError, UsageError, at, check_count, resolve
+from .spec import SpecError, UsageError, UserError, at, check_count, resolve
 from .nn import BayesianLayer, GaussianLayer, TruncatedVDLayer, VDLayer
 from .vae import load_vae
 from .markov import MarkovDWP, is_markov_file, load_markov
@@ -147,8 +147,8 @@ class KernelPrior(WeightPrior):
         c = default_init_std(module) / self.source_rms(module.weight.shape)
         if self._init_layer is None: self.kernel_scale, self._init_layer = c, label
         elif not math.isclose(c, self.kernel_scale, rel_tol=0.05):
-            raise SpecError(f'{label}: kernel_scale "init" gives {c:.4g} here but {self.kernel_scale:.4g} for '
-                            f'{self._init_layer}, which shares this prior; give a number instead')
+            raise SpecError(f'kernel_scale "init" gives {c:.4g} here but {self.kernel_scale:.4g} for '
+                            f'{self._init_layer}, which shares this prior; give a number instead', key=label)
         return self.kernel_scale
 
     def check_layer(self, module, name=None):
@@ -314,7 +314,7 @@ class MarkovPrior(KernelPrior):
     model's inference nets as the auxiliary distribution (`trainable`, `fixed`) or its prior (`collapsed`)."""
     def __init__(self, model: MarkovDWP, kind: str = 'trainable', n_draws_q: int = 1, n_draws_r: int = 1, **options):
         super().__init__()
-        if options: raise SpecError(f'{sorted(options)[0]}: not an option of a Markov DWP prior (expected kind, n_draws_q, n_draws_r)')
+        if options: raise SpecError('not an option of a Markov DWP prior (expected kind, n_draws_q, n_draws_r)', key=sorted(options)[0])
         check_prior_kind(kind)
         self.kind, self.model = kind, model
         self.n_draws_q, self.n_draws_r = check_count(n_draws_q, 'n_draws_q'), check_count(n_draws_r, 'n_draws_r')
@@ -392,7 +392,8 @@ def load_prior_spec(spec: dict, kind: str | None = None) -> ImplicitSlicePrior:
     check_prior_spec(spec)
     options = {key: value for key, value in spec.items() if key not in ('path', 'kind', 'kernel_scale')}
     try: prior = load_prior(spec['path'], kind or spec.get('kind', 'trainable'), **options)
-    except (ValueError, OSError) as exc: raise SpecError(str(exc)) from None  # SpecError, SnapshotError, missing files
+    except UserError: raise                                            # located by the caller: a key, or the file it names
+    except (ValueError, OSError) as exc: raise SpecError(str(exc)) from None
     return prior.set_kernel_scale(spec.get('kernel_scale', 1.0))
 
 def check_prior_specs(specs: dict, kind: str | None = None) -> dict:
@@ -424,7 +425,7 @@ def check_priors(model: nn.Module, priors: dict) -> dict:
     "Return `priors` after checking that each key names a layer of `model` that its prior fits (errors name the layer); resolves `kernel_scale` \"init\"."
     layers = dict(model.named_modules())
     for name, prior in priors.items():
-        if name not in layers: raise SpecError(f'{name}: no layer of {type(model).__name__} has this name (priors are keyed by layer name)')
+        if name not in layers: raise SpecError(f'no layer of {type(model).__name__} has this name (priors are keyed by layer name)', key=name)
         prior.check_layer(layers[name], name)
         if isinstance(prior, KernelPrior): prior.resolve_kernel_scale(layers[name], name)
     return priors

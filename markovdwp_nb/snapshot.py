@@ -317,7 +317,7 @@ def model_from_snapshot(snapshot) -> nn.Module:
     file = 'snapshot'
     if isinstance(snapshot, (str, os.PathLike)): file, snapshot = str(snapshot), load_snapshot(snapshot)
     spec = snapshot['config'].get('model')
-    if not isinstance(spec, dict): raise SpecError(f'{file}: config.model: missing, or not a class-spec dict')
+    if not isinstance(spec, dict): raise SpecError('missing, or not a class-spec dict', key='config.model', file=file)
     return load_state(get_instance(**spec), snapshot['state'], file)
 
 def load_state(model: nn.Module, state, file: str) -> nn.Module:

@@ -28,7 +28,7 @@ class UserError(Exception):
     path) and `in_file` (the manifest), so no function takes an argument only to be named in its errors.
     Its `str` stays the message, although fastai rewrites the `args` of an exception raised in a callback
     ("Exception occured in `PriorInit` when calling event `before_fit`:" and the message, on two lines)."""
-    names_file = False  # True for errors about a file of their own (a snapshot, a vault, a target): their reason names it
+    names_file = False  # True for errors about a file of their own (a snapshot, a vault, a target): their message names it
     def __init__(self, *args, key=None, file=None):
         super().__init__(*args)
         self.reason = str(args[0]) if args else ''
@@ -53,8 +53,9 @@ def join_key(outer, inner) -> str:
 
 @contextlib.contextmanager
 def at(key):
-    """Say that a `UserError` raised inside is about the value at manifest key path `key`: `at('options.priors')` around
-    `conv0.kind: ...` gives `options.priors.conv0.kind: ...`. An error that names a file of its own keeps it after the key."""
+    """Say that a `UserError` raised inside is about the value at key path `key`: `at('options.priors')` around an error whose
+    key is `conv0.kind` gives `options.priors.conv0.kind: ...`. An error about a file of its own keeps its message after the key.
+    Also a decorator, for a function that parses one fixed key."""
     try: yield
     except UsageError: raise  # about the command line, not the manifest
     except UserError as exc:
@@ -65,7 +66,7 @@ def at(key):
 
 @contextlib.contextmanager
 def in_file(path):
-    "Say that a `UserError` raised inside, and not about a file of its own, is in the manifest `path`: `path: key: reason`."
+    "Say that a `UserError` raised inside, and not about a file of its own, is in the file `path` (a manifest): `path: key: reason`."
     try: yield
     except UsageError: raise
     except UserError as exc:
@@ -724,7 +725,8 @@ def flatten(tree: dict, delim: str = '.') -> dict:
 def unflatten(flat: dict, delim: str = '.') -> dict:
     "Nest a flat dict by splitting its keys on `delim` (the inverse of `flatten`)."
     out = {}
-    for key, value in flat.items(): set_path(out, key.split(delim), value)
+    for key, value in flat.items():
+        with at(key): set_path(out, key.split(delim), value)
     return out
 
 def propagate(coef: dict, terms, default=None) -> dict:

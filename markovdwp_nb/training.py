@@ -311,7 +311,7 @@ def read_checkpoint(ckpt, manifest: dict) -> dict | None:
     try: earlier = check_checkpoint(read_torch_file(ckpt, 'checkpoint'), ckpt)
     except SnapshotError as exc: raise SnapshotError(f'{exc}; remove it or choose another --target') from None
     if earlier.get('config') != manifest:
-        raise SpecError(f'{ckpt}: an unfinished run of a different manifest; remove it or choose another --target')
+        raise SpecError('an unfinished run of a different manifest; remove it or choose another --target', file=ckpt)
     return earlier
 
 # %% ../nbs/03b_training.ipynb #32d4d705

@@ -45,7 +45,7 @@ def check_variance(var):
     try: value = float(var)
     except (TypeError, ValueError): value = float('nan')
     if isinstance(var, bool) or not (math.isfinite(value) and value > 0):
-        raise SpecError(f'var: expected "train", "full" or a positive variance, got {var!r}')
+        raise SpecError(f'expected "train", "full" or a positive variance, got {var!r}', key='var')
     return value
 
 # %% ../nbs/08_vae.ipynb #72fade70
@@ -74,10 +74,10 @@ def hidden_block(*layers: nn.Module) -> nn.Sequential:
 
 def check_scale(scale) -> float:
     "A positive finite `scale`, as a float; a `SpecError` naming `scale` otherwise."
-    if isinstance(scale, str) and scale == 'auto': raise SpecError('scale: "auto" is resolved from the training slices by `train_vae` (`markovdwp vae`); '
-                                        'here give a number (or use vae_train.resolve_scale(manifest, dataset))')
+    if isinstance(scale, str) and scale == 'auto': raise SpecError('"auto" is resolved from the training slices by `train_vae` (`markovdwp vae`); '
+                                        'here give a number (or use vae_train.resolve_scale(manifest, dataset))', key='scale')
     if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not 0 < scale < math.inf:
-        raise SpecError(f'scale: expected a positive number (the typical size of a slice entry), got {scale!r}')
+        raise SpecError(f'expected a positive number (the typical size of a slice entry), got {scale!r}', key='scale')
     return float(scale)
 
 class DiagonalGaussianNet(nn.Module):
@@ -235,7 +235,7 @@ def kernel_nets(kernel_size) -> dict:
     if isinstance(kernel_size, (tuple, list)) and len(kernel_size) == 2 and kernel_size[0] == kernel_size[1]:
         kernel_size = kernel_size[0]
     if isinstance(kernel_size, bool) or kernel_size not in KERNEL_NETS:
-        raise SpecError(f'kernel_size: no kernel VAE for {kernel_size!r}; known sizes are {sorted(KERNEL_NETS)}')
+        raise SpecError(f'no kernel VAE for {kernel_size!r}; known sizes are {sorted(KERNEL_NETS)}', key='kernel_size')
     return KERNEL_NETS[kernel_size]
 
 def kernel_vae(kernel_size, z_dim=None, h_dim=None, x_dim=1, var='train', scale=1.0) -> tuple:

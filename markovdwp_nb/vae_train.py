@@ -383,13 +383,13 @@ def dataset_source(dataset) -> str:
     if dataset is None: return 'the slices'
     return getattr(dataset, 'source', None) or ', '.join(getattr(dataset, 'sources', []) or ['the slices'])
 
-def check_slice_size(vae, slice_shape):
-    "Raise `SpecError` unless slices of `slice_shape` fit the VAE's encoder."
+def check_slice_size(vae, dataset):
+    "Raise `SpecError` (naming the layer) unless the slices of the kernel `dataset` fit the VAE's encoder."
     expected = tuple(vae.encoder.input_shape)
-    shape = tuple(slice_shape)
+    shape = tuple(dataset[0][0].shape)
     if shape[-2:] != expected[-2:]:
         size = lambda s: 'x'.join(map(str, s[-2:]))
-        raise SpecError(f'the slices are {size(shape)} but the kernel VAE reads {size(expected)} slices '
+        raise SpecError(f'the slices of {dataset_source(dataset)} are {size(shape)} but the kernel VAE reads {size(expected)} slices '
                         f'({type(vae.encoder).__name__}); choose a layer with {size(expected)} kernels or a {size(shape)} VAE')
 
 # %% ../nbs/09_vae_train.ipynb #c62e3717
@@ -422,7 +422,7 @@ def train_vae(manifest: dict, target=None, seed=None, *, cbs=(), device=None, ta
         dls = vae_dataloaders(manifest, device)
         resolved = resolve_scale(manifest, dls.train.dataset)
         runtime = build_runtime(resolved)
-        with at(dataset_source(dls.train.dataset)): check_slice_size(runtime, dls.train.dataset[0][0].shape)
+        check_slice_size(runtime, dls.train.dataset)
         if runtime.decoder.var == 'full':  # start from the full-covariance Gaussian of the slices (a resumed run then loads its state)
             with at('vae.options.var'): runtime.decoder.fit_noise(sample_slices(dls.train.dataset))
         return vae_learner(resolved, runtime, dls, pictures=path), resolved
@@ -462,7 +462,7 @@ def cli_vae_eval(args) -> int:
     "`markovdwp vae-eval`: IWAE, ELBO (nats per slice) and active units of a kernel VAE on all slices of a vault layer; JSON last."
     vae = load_vae(args.checkpoint).to(default_device())
     dataset = SingleKernelDataset(args.data, args.source, dim='mio', min_norm=0.0)
-    with in_file(args.data), at(args.source): check_slice_size(vae, dataset.event_shape)
+    check_slice_size(vae, dataset)
     torch.manual_seed(EVAL_SEED)
     result = evaluate_vae(vae, kernel_batches(dataset), n_draws=args.draws)
     print(f'markovdwp vae-eval: {args.checkpoint} on {result["n_slices"]} slices of {args.source} in {args.data}, '
