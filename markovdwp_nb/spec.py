@@ -51,27 +51,28 @@ def join_key(outer, inner) -> str:
     if not outer or not inner: return outer or inner
     return outer + inner if inner.startswith('[') else f'{outer}.{inner}'
 
-@contextlib.contextmanager
-def at(key):
+class at(contextlib.ContextDecorator):
     """Say that a `UserError` raised inside is about the value at key path `key`: `at('options.priors')` around an error whose
     key is `conv0.kind` gives `options.priors.conv0.kind: ...`. An error about a file of its own keeps its message after the key.
-    Also a decorator, for a function that parses one fixed key."""
-    try: yield
-    except UsageError: raise  # about the command line, not the manifest
-    except UserError as exc:
-        if exc.file is not None or exc.names_file:  # `key: other-file: reason`: the key is what pointed to that file
-            exc.reason, exc.file, exc.key, exc.names_file = exc.message, None, None, False
-        exc.key = join_key(key, exc.key)
-        raise
+    Also a decorator, for a function that parses one fixed key. (A class, not a generator: it runs once per item of every
+    snapshot `plain_value` checks.)"""
+    def __init__(self, key): self.key = key
+    def __enter__(self): return self
+    def __exit__(self, kind, exc, traceback):
+        if isinstance(exc, UserError) and not isinstance(exc, UsageError):   # a UsageError is about the command line
+            if exc.file is not None or exc.names_file:  # `key: other-file: reason`: the key is what pointed to that file
+                exc.reason, exc.file, exc.key, exc.names_file = exc.message, None, None, False
+            exc.key = join_key(self.key, exc.key)
+        return False
 
-@contextlib.contextmanager
-def in_file(path):
+class in_file(contextlib.ContextDecorator):
     "Say that a `UserError` raised inside, and not about a file of its own, is in the file `path` (a manifest): `path: key: reason`."
-    try: yield
-    except UsageError: raise
-    except UserError as exc:
-        if exc.file is None and not exc.names_file: exc.file = str(path)
-        raise
+    def __init__(self, path): self.path = path
+    def __enter__(self): return self
+    def __exit__(self, kind, exc, traceback):
+        if isinstance(exc, UserError) and not isinstance(exc, UsageError) and exc.file is None and not exc.names_file:
+            exc.file = str(self.path)
+        return False
 
 
 # %% ../nbs/00_spec.ipynb #63ef3405
@@ -318,15 +319,11 @@ def _drop_trailing_commas(text: str) -> str:
 # %% ../nbs/00_spec.ipynb #fbbb77ff
 _re_env = re.compile(r'\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}')
 
-def _join(path, key) -> str:
-    "The key path `path.key` used in error messages."
-    return join_key(path, key)
-
 def substitute_env(obj, env=None, path=''):
     "Replace `${NAME}` / `${NAME:-default}` in every string of `obj` from `env` (default: `os.environ`)."
     env = os.environ if env is None else env
-    if isinstance(obj, dict): return {k: substitute_env(v, env, _join(path, k)) for k, v in obj.items()}
-    if isinstance(obj, list): return [substitute_env(v, env, _join(path, i)) for i, v in enumerate(obj)]
+    if isinstance(obj, dict): return {k: substitute_env(v, env, join_key(path, k)) for k, v in obj.items()}
+    if isinstance(obj, list): return [substitute_env(v, env, join_key(path, i)) for i, v in enumerate(obj)]
     if not isinstance(obj, str) or '$' not in obj: return obj
 
     def replace(match):
@@ -382,7 +379,7 @@ def check_keys(section: dict, known, path: str, what: str = 'setting'):
     "`SpecError` naming `path.key` (with a did-you-mean) for the first key of `section` that is not in `known`."
     for key in section:
         if key not in known:
-            raise SpecError(f'unknown {what}{did_you_mean(key, known)}; known: {", ".join(sorted(map(str, known)))}', key=_join(path, key))
+            raise SpecError(f'unknown {what}{did_you_mean(key, known)}; known: {", ".join(sorted(map(str, known)))}', key=join_key(path, key))
 
 def check_number(value, path: str, minimum=None, integer: bool = False, positive: bool = False):
     "A finite number (an int if `integer`; > 0 if `positive`; >= `minimum`), else `SpecError` naming `path`."
@@ -409,7 +406,7 @@ def check_trainer(trainer: dict) -> tuple:
 def _class_of_spec(spec, path: str):
     "The class a class-spec (or bare class string) at `path` names, resolved by `get_class`; errors name `path`."
     cls = spec['cls'] if isinstance(spec, dict) else spec
-    with at(_join(path, 'cls') if isinstance(spec, dict) else path): return get_class(cls)
+    with at(join_key(path, 'cls') if isinstance(spec, dict) else path): return get_class(cls)
 
 def _parameters(fn) -> list | None:
     "The parameters of the signature of `fn` (a class or a function), or None when it cannot be read."
@@ -433,7 +430,7 @@ def check_arguments(cls, spec: dict, path: str, skip=('cls',)):
     for key in spec:
         if key not in skip and key not in names:
             raise SpecError(f'not an argument of {cls.__name__}{did_you_mean(key, names)}; '
-                            f'its arguments: {", ".join(names) or "none"}', key=_join(path, key))
+                            f'its arguments: {", ".join(names) or "none"}', key=join_key(path, key))
 
 def _check_class_spec(spec, path, partial=False, arguments=True):
     "A full class-spec is a dict with a `cls` string naming a class a manifest may build (and only its arguments); a partial one may be the bare string."
@@ -447,20 +444,20 @@ def _check_class_spec(spec, path, partial=False, arguments=True):
 def _check_nested_specs(node, path: str = ''):
     "Resolve every class string anywhere in `node` (a spec nested in another spec's arguments is built too, so it is checked too)."
     if isinstance(node, dict):
-        for key, value in node.items(): _check_nested_specs(value, _join(path, key))
+        for key, value in node.items(): _check_nested_specs(value, join_key(path, key))
     elif isinstance(node, list):
-        for i, value in enumerate(node): _check_nested_specs(value, _join(path, i))
+        for i, value in enumerate(node): _check_nested_specs(value, join_key(path, i))
     elif isinstance(node, str) and _re_spec_string.fullmatch(node.strip()):
         with at(path): get_class(node)
 
 def _check_resampling(resampling, datasets):
     for name, rule in _expect(resampling, dict, 'resampling', 'a dict').items():
-        key = _join('resampling', name)
+        key = join_key('resampling', name)
         source = rule if isinstance(rule, str) else _expect(rule, dict, key, 'a dataset name or a dict').get('source')
         if source not in datasets:
             raise SpecError(f'no dataset named {source!r} to resample from', key=key)
         if isinstance(rule, dict) and rule.get('kind', 'subset') not in RESAMPLING_KINDS:
-            raise SpecError(f'{rule.get("kind")!r} is not one of {", ".join(RESAMPLING_KINDS)}', key=_join(key, 'kind'))
+            raise SpecError(f'{rule.get("kind")!r} is not one of {", ".join(RESAMPLING_KINDS)}', key=join_key(key, 'kind'))
 
 def feed_settings(feed) -> dict:
     """The fastai `DataLoader` arguments of one feed's settings (torch's names translated: `batch_size` -> `bs`), each checked;
@@ -485,7 +482,7 @@ def feed_loader(feed: dict):
 def _check_feeds(feeds, available):
     if not feeds: raise SpecError('feeds: at least one feed is needed')
     for name, feed in feeds.items():
-        with at(_join('feeds', name)):
+        with at(join_key('feeds', name)):
             if name not in available: raise SpecError(f'no dataset named {name!r}{did_you_mean(name, available)}')
             feed_settings(feed)
             feed_loader(feed)
@@ -493,7 +490,7 @@ def _check_feeds(feeds, available):
 def _check_options(options: dict):
     if 'lr' in options: check_number(options['lr'], 'options.lr', positive=True)
     for term, weight in _expect(options.get('coef', {}), dict, 'options.coef', 'a dict').items():
-        if weight != 'dataset': check_number(weight, _join('options.coef', term))
+        if weight != 'dataset': check_number(weight, join_key('options.coef', term))
 
 
 # %% ../nbs/00_spec.ipynb #c3777549
@@ -520,7 +517,7 @@ def validate_manifest(manifest: dict, kind: str | None = None) -> str:
     check_keys(manifest, MANIFEST_FIELDS[kind] + OPTIONAL_FIELDS, '', f'section of a {kind} manifest')
     datasets = _expect(manifest['dataset'], dict, 'dataset', 'a dict of class-specs')
     if not datasets: raise SpecError('dataset: at least one dataset is needed')
-    for name, spec in datasets.items(): _check_class_spec(spec, _join('dataset', name))
+    for name, spec in datasets.items(): _check_class_spec(spec, join_key('dataset', name))
     available = set(datasets)
     if manifest.get('resampling') is not None:
         _check_resampling(manifest['resampling'], datasets)
@@ -591,7 +588,7 @@ def resolve(table: dict, path: str = '') -> dict:
         chain, value = [key], table[key]
         while isinstance(value, str) and value in table:
             if value in chain:
-                raise SpecError(f'circular reference {" -> ".join(chain + [value])}', key=_join(path, key))
+                raise SpecError(f'circular reference {" -> ".join(chain + [value])}', key=join_key(path, key))
             chain.append(value)
             value = table[value]
         out[key] = copy.deepcopy(value)
