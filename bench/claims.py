@@ -66,6 +66,8 @@ LAYER_LABELS = {'conv1': 'conv1 (`features.conv0`, 7x7 slices)', 'conv2': 'conv2
 QUICK_BUDGET = ('standard normal', 'DWP')   # the priors whose budget --quick checks
 DEFAULT_MODELS = 12                 # source models of the committed table (the last 2 held out)
 DEFAULT_SOURCE_EPOCHS = 3           # epochs of each source model of the committed table
+SOURCE_CONFIGS = {'adam': 'fashion-source.json', 'sgd': 'fashion-source-sgd.json'}   # the source recipe of --source-optimizer
+DEFAULT_SOURCE_OPTIMIZER = 'adam'   # the committed table's zoo
 RESULTS = ROOT/'bench'/'results'   # committed: claims.json / .md / .png, the priors, one record per finished net
 
 
@@ -76,6 +78,7 @@ class Settings:
         self.quick = quick
         self.n_models, self.held_out = (3, 1) if quick else (args.models, 2)
         self.source_epochs = 1 if quick else args.source_epochs
+        self.source_optimizer = args.source_optimizer               # adam: configs/fashion-source.json; sgd: fashion-source-sgd.json
         self.source_train_size = 1500 if quick else None           # quick: a stratified subset of classes 0-4
         self.vae_epochs = {'vae7x7.json': 4, 'vae5x5.json': 1} if quick else {}  # otherwise the configs' own
         self.markov_epochs = 1 if quick else args.markov_epochs
@@ -93,17 +96,21 @@ class Settings:
         self.vd = args.vd                                           # the log-uniform row's layers: truncated (the paper's) or sparse VD
         self.kernel_scale = args.kernel_scale                       # the gauge of the DWPs: 'source', 'init' or a factor
         self.plain_size, self.plain_epochs, self.target = (200, 2, 0.5) if quick else (500, 30, args.target_accuracy)
-        zoo_name = f'full__models{self.n_models}' + ('' if self.source_epochs == DEFAULT_SOURCE_EPOCHS else f'__source-epochs{self.source_epochs}')
+        zoo_name = (f'full__models{self.n_models}' + ('' if self.source_epochs == DEFAULT_SOURCE_EPOCHS else f'__source-epochs{self.source_epochs}')
+                    + ('' if self.source_optimizer == DEFAULT_SOURCE_OPTIMIZER else f'__source-{self.source_optimizer}'))
         self.work = Path(args.work)/('quick' if quick else zoo_name)
         self.results = Path(args.results) if not quick or args.results != str(RESULTS) else self.work/'results'
 
     @property
     def steps(self) -> int: return self.steps_per_epoch * self.epochs
 
+    @property
+    def source_config(self) -> str: return SOURCE_CONFIGS[self.source_optimizer]
+
 
 # ---------------------------------------------------------------------------------------------------------- the zoo
 def source_manifest(s: Settings) -> dict:
-    manifest = load_manifest(ROOT/'configs'/'fashion-source.json')
+    manifest = load_manifest(ROOT/'configs'/s.source_config)
     manifest['trainer']['max_epochs'] = s.source_epochs
     if s.source_train_size: manifest['dataset']['train'].update(train_size=s.source_train_size, random_state=0)
     return manifest
@@ -136,7 +143,7 @@ def zoo_picture(s: Settings, vault: Path, path: Path):
         slices = slices / slices.flatten(1).abs().amax(1).clamp_min(1e-12)[:, None, None, None]
         ax.imshow(slice_mosaic(slices, n_cols=cols), cmap='RdBu_r', vmin=-1, vmax=1)
         ax.set_title(f'{layer} ({"x".join(map(str, dataset.event_shape[-2:]))}), model 0'); ax.axis('off')
-    figure.suptitle('Kernels of a DigitsNet trained on Fashion-MNIST 0-4 (configs/fashion-source.json)')
+    figure.suptitle(f'Kernels of a DigitsNet trained on Fashion-MNIST 0-4 (configs/{s.source_config})')
     figure.tight_layout(); figure.savefig(path, dpi=90); plt.close(figure)
 
 
@@ -529,6 +536,9 @@ def parse(argv=None):
     parser.add_argument('--models', type=int, default=DEFAULT_MODELS, help='source models (the last 2 are held out)')
     parser.add_argument('--source-epochs', type=int, default=DEFAULT_SOURCE_EPOCHS,
                         help=f'epochs of each source model (default {DEFAULT_SOURCE_EPOCHS}; another number is another zoo, in a work directory of its own)')
+    parser.add_argument('--source-optimizer', choices=list(SOURCE_CONFIGS), default=DEFAULT_SOURCE_OPTIMIZER,
+                        help=f'the source models\' optimiser (default {DEFAULT_SOURCE_OPTIMIZER}: configs/fashion-source.json; sgd: '
+                             'configs/fashion-source-sgd.json, smooth kernels; another zoo, in a work directory of its own)')
     parser.add_argument('--markov-epochs', type=int, default=10)
     parser.add_argument('--min-norm', type=float, default=0.1, help='prune slices below this multiple of the median slice norm')
     parser.add_argument('--sizes', type=int, nargs='+', default=[50, 100, 200], help='training set sizes on fashion5-9')
@@ -623,7 +633,7 @@ def main(argv=None):
                            f'started at -10; the truncated VD layers\' alpha at 0.12), linear decay to 0, {s.steps} full-batch steps, KL warm-up over {s.warmup} steps, '
                            f'the log-uniform row with {s.vd} variational dropout, the 5x5 DWP\'s VAE with {s.dwp5_var} decoder noise and its penalty on {s.n_slices or "all"} slices per step, '
                            f'the DWPs at kernel_scale {s.kernel_scale!r}, 10-sample ensemble; '
-                           f'source zoo of {s.n_models - s.held_out} models (+{s.held_out} held out) of {s.source_epochs} epochs each, slices below '
+                           f'source zoo of {s.n_models - s.held_out} models (+{s.held_out} held out) of {s.source_epochs} epochs each (configs/{s.source_config}), slices below '
                            f'{s.min_norm} x the median norm pruned ({", ".join(f"{k}: {v:.3g}" for k, v in min_norms.items())})'),
               'min_norm': min_norms}
     if 'kernels' in args.parts and train:

@@ -15,17 +15,17 @@ from fastai.callback.core import Callback
 from fastai.callback.training import GradientClip
 from fastai.losses import CrossEntropyLossFlat
 from fastai.metrics import accuracy
-from fastai.optimizer import Adam
+from fastai.optimizer import SGD, Adam
 from fastai.torch_core import default_device
 
-from .spec import SpecError, check_keys, get_instance, in_file, load_manifest, propagate, stage_check
+from .spec import SpecError, at, check_keys, check_number, get_instance, in_file, load_manifest, propagate, stage_check
 from .data import get_dataloaders
 from .training import (FailOnNaN, LinearLRDecay, StageRun, WANDB_PROJECT, run_stage, trainer_settings, wandb_args,
                                    wandb_mode)
 
 # %% auto #0
-__all__ = ['SOURCE_OPTIONS', 'SOURCE_COLUMNS', 'l2_terms', 'coef_value', 'WeightedPenalty', 'check_source_manifest',
-           'source_learner', 'train_source', 'history_rows', 'cli_source']
+__all__ = ['SOURCE_OPTIONS', 'OPTIMIZERS', 'SOURCE_COLUMNS', 'l2_terms', 'coef_value', 'WeightedPenalty', 'source_optimizer',
+           'check_source_manifest', 'source_learner', 'train_source', 'history_rows', 'cli_source']
 
 # %% ../nbs/04_source.ipynb #e723cfb0
 def l2_terms(model: nn.Module, prefix: str = 'model.l2_norm') -> dict:
@@ -63,7 +63,20 @@ class WeightedPenalty(Callback):
         self.learn.loss = self.learn.loss_grad.detach().clone()
 
 # %% ../nbs/04_source.ipynb #c1e4db12
-SOURCE_OPTIONS = ('lr', 'coef', 'wandb')
+SOURCE_OPTIONS = ('lr', 'coef', 'wandb', 'optimizer', 'momentum')
+OPTIMIZERS = ('adam', 'sgd')
+
+def source_optimizer(options: dict):
+    """The `opt_func` of `options.optimizer`: `'adam'` (the default; no weight decay, eps 1e-8) or `'sgd'` with heavy-ball
+    `options.momentum` (default 0.9). `options.momentum` is an SGD setting: with Adam it is an error."""
+    name = options.get('optimizer', 'adam')
+    if name not in OPTIMIZERS: raise SpecError(f'expected one of {", ".join(OPTIMIZERS)}, got {name!r}', key='optimizer')
+    if name == 'adam':
+        if 'momentum' in options: raise SpecError('an SGD setting; Adam keeps its own moments (set optimizer to "sgd")', key='momentum')
+        return partial(Adam, wd=0.0, eps=1e-8)
+    momentum = check_number(options.get('momentum', 0.9), 'momentum', minimum=0)
+    if momentum >= 1: raise SpecError(f'expected a number in [0, 1), got {momentum!r}', key='momentum')
+    return partial(SGD, mom=momentum, wd=0.0)
 
 @stage_check('source')
 def check_source_manifest(manifest: dict):
@@ -71,10 +84,11 @@ def check_source_manifest(manifest: dict):
     options = manifest['options']
     check_keys(options, SOURCE_OPTIONS, 'options', 'option of the source stage')
     if 'lr' not in options: raise SpecError('options.lr: missing')
+    with at('options'): source_optimizer(options)
     wandb_mode(options, env={}, default=False)
 
 def source_learner(manifest: dict, device=None) -> Learner:
-    "The fastai `Learner` of a source manifest: model, data, loss with penalties, Adam, LR decay, NaN guard."
+    "The fastai `Learner` of a source manifest: model, data, loss with penalties, the optimiser (Adam or SGD), LR decay, NaN guard."
     max_epochs, clip = trainer_settings(manifest['trainer'])
     options = manifest['options']
     if 'lr' not in options: raise SpecError('options.lr: missing')
@@ -83,8 +97,8 @@ def source_learner(manifest: dict, device=None) -> Learner:
     model = get_instance(**manifest['model']).to(device)
     cbs = [WeightedPenalty(options.get('coef', {})), LinearLRDecay(options['lr']), FailOnNaN()]
     if clip > 0: cbs.append(GradientClip(clip))
-    return Learner(dls, model, loss_func=CrossEntropyLossFlat(), opt_func=partial(Adam, wd=0.0, eps=1e-8),
-                   lr=options['lr'], metrics=[accuracy], cbs=cbs)
+    with at('options'): opt_func = source_optimizer(options)
+    return Learner(dls, model, loss_func=CrossEntropyLossFlat(), opt_func=opt_func, lr=options['lr'], metrics=[accuracy], cbs=cbs)
 
 # %% ../nbs/04_source.ipynb #296ad672
 def train_source(manifest: dict, target=None, seed=None, *, tag: str | None = None, device=None,
