@@ -24,6 +24,8 @@ Each call rewrites bench/results/claims.json, claims.md and claims.png from the 
     python bench/claims.py --parts kernels  # one part: zoo, kernels, bayes, budget, init
     python bench/claims.py --quick          # a few minutes: tiny zoo, one split, N = 50, few steps (make test runs it)
     python bench/claims.py --report         # only rewrite the results from finished runs
+    python bench/claims.py --source-optimizer sgd --dwp7-var scaled --results runs/claims-sgd-results
+                                            # the zoo trained by SGD (smooth kernels), its 7x7 DWP with scaled noise
 """
 from __future__ import annotations
 
@@ -68,6 +70,9 @@ DEFAULT_MODELS = 12                 # source models of the committed table (the 
 DEFAULT_SOURCE_EPOCHS = 3           # epochs of each source model of the committed table
 SOURCE_CONFIGS = {'adam': 'fashion-source.json', 'sgd': 'fashion-source-sgd.json'}   # the source recipe of --source-optimizer
 DEFAULT_SOURCE_OPTIMIZER = 'adam'   # the committed table's zoo
+NOISES = ('train', 'full', 'scaled')   # the kernel VAEs' decoder noise (vae.options.var): independent, one full covariance, scaled
+DEFAULT_DWP7_VAR = 'train'          # the 7x7 DWP's VAE of the committed table: configs/vae7x7.json as it is
+NOISE_ROWS = {'train': 'VAE, independent noise', 'full': 'VAE, full-covariance noise', 'scaled': 'VAE, scaled full-covariance noise'}
 RESULTS = ROOT/'bench'/'results'   # committed: claims.json / .md / .png, the priors, one record per finished net
 
 
@@ -93,6 +98,7 @@ class Settings:
         self.lr, self.lr_factor, self.k, self.warmup = args.lr, args.log_sigma2_lr_factor, args.k, args.kl_warmup
         self.n_slices = args.n_slices or None
         self.dwp5_var = args.dwp5_var                               # the decoder noise of the conv1 DWP's VAE
+        self.dwp7_var = args.dwp7_var                               # the decoder noise of the conv0 DWP's VAE
         self.vd = args.vd                                           # the log-uniform row's layers: truncated (the paper's) or sparse VD
         self.kernel_scale = args.kernel_scale                       # the gauge of the DWPs: 'source', 'init' or a factor
         self.plain_size, self.plain_epochs, self.target = (200, 2, 0.5) if quick else (500, 30, args.target_accuracy)
@@ -198,17 +204,19 @@ def kernel_part(s: Settings, vaults: tuple, min_norms: dict, vaes: dict, markov:
     "The `kernel_loglik` section: held-out nats per slice (and what they were measured on)."
     cached = s.results/'kernel_loglik.json'
     key = {'vaes': {k: relative(v) for k, v in vaes.items()}, 'min_norms': min_norms, 'draws': s.draws, 'markov_epochs': s.markov_epochs,
-           'rows': 4}  # the version of the comparison (4: both noise models of each VAE, whichever the DWP uses)
+           'rows': 5}  # the version of the comparison (5: every noise model of each VAE; 'VAE' is the one the DWP uses)
     if cached.exists() and json.loads(cached.read_text())['key'] == key: return json.loads(cached.read_text())['result']
     train_vault, held_out_vault = vaults
     start = time.time()
     # conv0: the VAE and two Gaussians on the pruned slices of the held-out models
     train, test = pruned_slices(train_vault, CONV0, min_norms[CONV0]), pruned_slices(held_out_vault, CONV0, min_norms[CONV0])
     fitted = gaussians(train)
-    vae = vae_loglik(vaes[CONV0], test, s.draws)
-    full_noise = vae_loglik(trained_vae(s, 'vae7x7.json', train_vault, CONV0, min_norms[CONV0], {'var': 'full'}), test, s.draws)
-    conv0 = {'VAE': vae['iwae'], 'VAE, full-covariance noise': full_noise['iwae'], **{name.replace('full-covariance', 'full-cov').replace('diagonal', 'diag'): g.log_prob(test.flatten(1).double()).mean().item()
-                                    for name, g in fitted.items()},
+    noises = {var: vae_loglik(trained_vae(s, 'vae7x7.json', train_vault, CONV0, min_norms[CONV0], None if var == 'train' else {'var': var}),
+                              test, s.draws) for var in NOISES}   # 'train' is configs/vae7x7.json as it is
+    vae = noises[s.dwp7_var]
+    conv0 = {'VAE': vae['iwae'], **{NOISE_ROWS[var]: noises[var]['iwae'] for var in NOISES},
+             **{name.replace('full-covariance', 'full-cov').replace('diagonal', 'diag'): g.log_prob(test.flatten(1).double()).mean().item()
+                for name, g in fitted.items()},
              'active_units': vae['active_units'], 'n_train_slices': len(train), 'n_held_out_slices': len(test)}
     # conv1: whole filter banks (no pruning: the Markov DWP models every slice of a bank)
     model = load_markov(markov)
@@ -217,11 +225,10 @@ def kernel_part(s: Settings, vaults: tuple, min_norms: dict, vaes: dict, markov:
     banks_train, banks_test = kernels(train_vault), kernels(held_out_vault)
     flat = banks_train.reshape(-1, banks_train.shape[-1])
     all_slices = torch.as_tensor(banks_test.reshape(-1, 1, 5, 5)).float()
-    recommended = trained_vae(s, 'vae5x5.json', train_vault, CONV1, min_norms[CONV1])  # configs/vae5x5.json as it is (var full)
     limit = 256 if s.quick else len(all_slices)   # quick: the plumbing, on a random 256
-    conv1 = {'VAE': vae_loglik(recommended, all_slices, min(s.draws, 100), limit=limit)['iwae'],
-             'VAE, independent noise': vae_loglik(trained_vae(s, 'vae5x5.json', train_vault, CONV1, min_norms[CONV1], {'var': 'train'}),
-                                                  all_slices, min(s.draws, 100), limit=limit)['iwae'],
+    noises = {var: vae_loglik(trained_vae(s, 'vae5x5.json', train_vault, CONV1, min_norms[CONV1], {'var': var}), all_slices,
+                              min(s.draws, 100), limit=limit)['iwae'] for var in NOISES}
+    conv1 = {'VAE': noises[s.dwp5_var], **{NOISE_ROWS[var]: noises[var] for var in NOISES},
              'full-cov Gaussian': float(gaussian_log_density(banks_test, flat.mean(0), np.cov(flat.T, bias=True)).mean()),
              'Markov DWP': markov['iwae'], 'Markov DWP ELBO': markov['elbo'],
              'filter random-effects Gaussian': shared_mean_gaussian(banks_train, banks_test),
@@ -278,6 +285,7 @@ def run_dir(s: Settings, task: str, size: int, prior: str, split: int, epochs: i
                 + (f'-ks{s.kernel_scale}' if s.kernel_scale != 'source' else '')
                 + (f'-zoo{s.n_models}' if s.n_models != DEFAULT_MODELS and not s.quick else ''))  # another zoo, other cells
     dwp = f'__dwp5-{s.dwp5_var}' if 'DWP' in prior else ''  # which 5x5 VAE the DWP rows use
+    if 'DWP' in prior and s.dwp7_var != DEFAULT_DWP7_VAR: dwp += f'__dwp7-{s.dwp7_var}'   # and which 7x7 VAE, if not the first one
     if prior == 'log-uniform' and s.vd != 'sparse': dwp = f'__vd-{s.vd}'   # the sparse VD cells keep their old names
     return s.work/'bnn'/protocol/task/f'n{size}'/(prior_label(prior) + dwp)/f'split{split}'
 
@@ -556,7 +564,10 @@ def parse(argv=None):
                              '10,000 steps a log-variance moves by at most 5 from -10; 10 lets them reach the prior\'s equilibrium)')
     parser.add_argument('--kl-warmup', type=int, default=0, help='steps of KL warm-up (default 0, the paper\'s)')
     parser.add_argument('--k', type=float, default=0.5, help='width multiplier of the Bayesian nets')
-    parser.add_argument('--dwp5-var', choices=('train', 'full'), default='full',
+    parser.add_argument('--dwp7-var', choices=NOISES, default=DEFAULT_DWP7_VAR,
+                        help='the decoder noise of the 7x7 VAE of the DWPs (vae.options.var): train (default: independent pixels), '
+                             'full (one full covariance) or scaled (that covariance times a factor per slice)')
+    parser.add_argument('--dwp5-var', choices=NOISES, default='full',
                         help='decoder noise of the 5x5 VAE of the DWP: full (one covariance, configs/vae5x5.json\'s) or train '
                              '(independent, the paper\'s; 1.8 nats per slice worse on held-out models)')
     parser.add_argument('--vd', choices=tuple(VD_NETS), default='truncated',
@@ -620,7 +631,7 @@ def main(argv=None):
     with quiet(): vaults, _ = split_vaults(zoo, s.work, s.held_out)
     min_norms = pruning(s, vaults[0])
     zoo_picture(s, vaults[0], results/'zoo_kernels.png')
-    vaes = {CONV0: trained_vae(s, 'vae7x7.json', vaults[0], CONV0, min_norms[CONV0]),
+    vaes = {CONV0: trained_vae(s, 'vae7x7.json', vaults[0], CONV0, min_norms[CONV0], None if s.dwp7_var == 'train' else {'var': s.dwp7_var}),
             CONV1: trained_vae(s, 'vae5x5.json', vaults[0], CONV1, min_norms[CONV1], {'var': s.dwp5_var})}
     # the Markov DWP's slice level starts at the 5x5 VAE with independent noise, as the committed model in results/priors did
     markov_init = trained_vae(s, 'vae5x5.json', vaults[0], CONV1, min_norms[CONV1], {'var': 'train'})
@@ -631,7 +642,7 @@ def main(argv=None):
     claims = {'commit': git_commit(), 'command': command, 'hardware': hardware(), 'steps_per_epoch': s.steps_per_epoch,
               'protocol': (f'The paper\'s Bayesian MNIST net (GaussianConvDigitsNet, k = {s.k}, no BatchNorm, a point-estimated classifier) on N examples, Adam at lr {s.lr} (posterior log-variances at {s.lr_factor}x, '
                            f'started at -10; the truncated VD layers\' alpha at 0.12), linear decay to 0, {s.steps} full-batch steps, KL warm-up over {s.warmup} steps, '
-                           f'the log-uniform row with {s.vd} variational dropout, the 5x5 DWP\'s VAE with {s.dwp5_var} decoder noise and its penalty on {s.n_slices or "all"} slices per step, '
+                           f'the log-uniform row with {s.vd} variational dropout, the 7x7 and 5x5 DWPs\' VAEs with {s.dwp7_var} and {s.dwp5_var} decoder noise and its penalty on {s.n_slices or "all"} slices per step, '
                            f'the DWPs at kernel_scale {s.kernel_scale!r}, 10-sample ensemble; '
                            f'source zoo of {s.n_models - s.held_out} models (+{s.held_out} held out) of {s.source_epochs} epochs each (configs/{s.source_config}), slices below '
                            f'{s.min_norm} x the median norm pruned ({", ".join(f"{k}: {v:.3g}" for k, v in min_norms.items())})'),

@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT/'bench'))
 
 from markovdwp_nb.spec import load_manifest
 from markovdwp_nb.data import check_random_state, subset_indices
-from markovdwp_nb.kernels import SingleKernelDataset, collect_kernels
+from markovdwp_nb.kernels import SingleKernelDataset, collect_kernels, vault_path
 from markovdwp_nb.vae_train import evaluate_vae, kernel_batches, load_vae, train_vae
 from dwp_claims import log, quiet, source_zoo
 
@@ -51,14 +51,19 @@ def the_zoo(zoo) -> Path:
 
 
 def split_vaults(zoo: Path, work: Path, n_held_out: int) -> tuple:
-    "The vaults of the first N - n_held_out and of the last n_held_out snapshots of `zoo` (rebuilt each run)."
+    """The vaults of the first N - n_held_out and of the last n_held_out snapshots of `zoo`: rebuilt unless a finished vault of
+    exactly those snapshots is there (so that a second run on the same work directory, e.g. the kernels while the nets train,
+    reads the vaults instead of rewriting them under the first)."""
     snapshots = sorted(zoo.glob('*.pt'))
     if len(snapshots) <= n_held_out: sys.exit(f'{zoo}: {len(snapshots)} snapshots; need more than --held-out {n_held_out}')
     vaults = []
     for name, group in (('train-models', snapshots[:-n_held_out]), ('held-out-models', snapshots[-n_held_out:])):
         folder = work/name
         folder.mkdir(parents=True, exist_ok=True)
-        for link in folder.glob('*.pt'): link.unlink()
+        links = {link.name: link.resolve() for link in folder.glob('*.pt')}
+        if links == {snapshot.name: snapshot.resolve() for snapshot in group} and (vault_path(folder)/'meta.json').is_file():
+            vaults.append(vault_path(folder)); continue
+        for link in folder.glob('*.pt'): link.unlink(missing_ok=True)
         for snapshot in group: (folder/snapshot.name).symlink_to(snapshot.resolve())
         vaults.append(collect_kernels(folder, force=True))
     return tuple(vaults), len(snapshots) - n_held_out

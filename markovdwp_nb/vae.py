@@ -20,14 +20,14 @@ from .snapshot import SnapshotError, load_state, normalize_snapshot, read_torch_
 from .distributions import TRIP, VAMP
 
 # %% auto #0
-__all__ = ['KERNEL_NETS', 'PARAMS_NAME', 'WEIGHTS_NAME', 'PARAMS_KEYS', 'SEED_VAE_PARTS', 'SEED_RUNTIMES', 'TRAINER_OPTIONS',
-           'batch_dims', 'check_variance', 'ELU', 'hidden_block', 'check_scale', 'DiagonalGaussianNet',
-           'CorrelatedNormal', 'Encoder7x7', 'Decoder7x7', 'Encoder5x5', 'Decoder5x5', 'Encoder3x3', 'Decoder3x3',
-           'kernel_nets', 'kernel_vae', 'KernelVAE', 'DWPFormatError', 'read_dwp_params', 'read_dwp_weights',
-           'check_state_dict', 'load_dwp_vae', 'dwp_params', 'save_dwp_vae', 'is_seed_vae', 'seed_network', 'seed_vae',
-           'load_seed_vae', 'beta_schedule', 'as_slices', 'prior_log_prob', 'log_weights', 'iwae_estimate',
-           'elbo_estimate', 'SGVBRuntime', 'IWAERuntime', 'TRIPRuntime', 'VAMPRuntime', 'build_network',
-           'runtime_options', 'shared_options', 'build_runtime', 'load_vae']
+__all__ = ['CORRELATED', 'KERNEL_NETS', 'PARAMS_NAME', 'WEIGHTS_NAME', 'PARAMS_KEYS', 'SEED_VAE_PARTS', 'SEED_RUNTIMES',
+           'TRAINER_OPTIONS', 'batch_dims', 'check_variance', 'ELU', 'hidden_block', 'check_scale', 'noise_factor',
+           'DiagonalGaussianNet', 'CorrelatedNormal', 'Encoder7x7', 'Decoder7x7', 'Encoder5x5', 'Decoder5x5',
+           'Encoder3x3', 'Decoder3x3', 'kernel_nets', 'kernel_vae', 'KernelVAE', 'DWPFormatError', 'read_dwp_params',
+           'read_dwp_weights', 'check_state_dict', 'load_dwp_vae', 'dwp_params', 'save_dwp_vae', 'is_seed_vae',
+           'seed_network', 'seed_vae', 'load_seed_vae', 'beta_schedule', 'as_slices', 'prior_log_prob', 'log_weights',
+           'iwae_estimate', 'elbo_estimate', 'SGVBRuntime', 'IWAERuntime', 'TRIPRuntime', 'VAMPRuntime',
+           'build_network', 'runtime_options', 'shared_options', 'build_runtime', 'load_vae']
 
 # %% ../nbs/08_vae.ipynb #f58b6b55
 def batch_dims(input: torch.Tensor, net) -> tuple:
@@ -40,12 +40,12 @@ def batch_dims(input: torch.Tensor, net) -> tuple:
     return tuple(input.shape[:input.dim() - n_dims])
 
 def check_variance(var):
-    "The decoder variance option: `'train'` (learned by `fc_var`), `'full'` (one learned full covariance) or a fixed positive variance, as a float."
-    if var in ('train', 'full'): return var
+    "The decoder variance option: `'train'` (learned by `fc_var`), `'full'` (one learned full covariance), `'scaled'` (that covariance times a factor per slice from `fc_var`) or a fixed positive variance, as a float."
+    if var in ('train', 'full', 'scaled'): return var
     try: value = float(var)
     except (TypeError, ValueError): value = float('nan')
     if isinstance(var, bool) or not (math.isfinite(value) and value > 0):
-        raise SpecError(f'expected "train", "full" or a positive variance, got {var!r}', key='var')
+        raise SpecError(f'expected "train", "full", "scaled" or a positive variance, got {var!r}', key='var')
     return value
 
 # %% ../nbs/08_vae.ipynb #72fade70
@@ -80,8 +80,14 @@ def check_scale(scale) -> float:
         raise SpecError(f'expected a positive number (the typical size of a slice entry), got {scale!r}', key='scale')
     return float(scale)
 
+CORRELATED = ('full', 'scaled')   # the decoder variances with one learned noise covariance
+
+def noise_factor(head: torch.Tensor) -> torch.Tensor:
+    "The factor of the noise's standard deviation under `var='scaled'`: sqrt(softplus(the mean of each item's variance head + log(e - 1))), 1 at a head of 0."
+    return F.softplus(head.flatten(1).mean(1) + math.log(math.expm1(1.0))).sqrt()
+
 class DiagonalGaussianNet(nn.Module):
-    "Base of the kernel encoders and decoders: `trunk`, then heads `fc_mu` and `var_head` to an `Independent(Normal)` (a `CorrelatedNormal` under `var='full'`)."
+    "Base of the kernel encoders and decoders: `trunk`, then heads `fc_mu` and `var_head` to an `Independent(Normal)` (a `CorrelatedNormal` under `var='full'` or `'scaled'`)."
     trunk_name, var_head_name, side = 'features', 'fc_var', 'encoder'
     std_link = False  # True: the variance head gives softplus(standard deviation), as in the original MarkovDWP's nets
 
@@ -89,18 +95,18 @@ class DiagonalGaussianNet(nn.Module):
         super().__init__()
         self.input_shape, self.event_shape, self.var = tuple(input_shape), tuple(event_shape), check_variance(var)
         self.scale = check_scale(scale)  # slices are w = scale * u: encoders read u = w / scale, decoders emit scale * u
-        if self.var == 'full':  # the noise of u: N(0, L Lᵀ), L lower triangular with a softplus diagonal, from L = I / 2
+        if self.var in CORRELATED:  # the noise of u: N(0, L Lᵀ), L lower triangular with a softplus diagonal, from L = I / 2
             self.noise_tril = nn.Parameter(torch.eye(math.prod(self.event_shape)) * math.log(math.expm1(0.5)))
 
     def noise_scale_tril(self) -> torch.Tensor:
-        "The Cholesky factor L of the noise covariance of `var='full'` (in the units of the slices, `scale` applied)."
+        "The Cholesky factor L of the noise covariance of `var='full'` or `'scaled'` (in the units of the slices, `scale` applied)."
         raw = self.noise_tril
         return (torch.tril(raw, -1) + torch.diag_embed(F.softplus(raw.diagonal()))) * self.scale
 
     @torch.no_grad()
     def fit_noise(self, slices: torch.Tensor):
-        "Set the noise covariance of `var='full'` to the covariance of `slices` about their mean entry (jittered by 1e-6 of its mean variance)."
-        if self.var != 'full': raise ValueError(f"fit_noise: {type(self).__name__} has var={self.var!r}; only var='full' has a noise covariance")
+        "Set the noise covariance of `var='full'` or `'scaled'` to the covariance of `slices` about their mean entry (jittered by 1e-6 of its mean variance)."
+        if self.var not in CORRELATED: raise ValueError(f"fit_noise: {type(self).__name__} has var={self.var!r}; only var='full' or 'scaled' has a noise covariance")
         u = slices.reshape(len(slices), -1).double() / self.scale
         if u.shape[1] != self.noise_tril.shape[0]: raise ValueError(f'fit_noise: expected slices of {self.event_shape}, got {tuple(slices.shape[1:])}')
         centred = u - u.mean()
@@ -115,49 +121,75 @@ class DiagonalGaussianNet(nn.Module):
     def var_head(self) -> nn.Module: return getattr(self, self.var_head_name)
 
     def moments(self, flat_input: torch.Tensor) -> tuple:
-        "The mean and the standard deviation of a flat batch: the root of the variance head's softplus (its softplus under `std_link`), of the fixed `var`, or of the diagonal of the full covariance (in units of `scale`)."
+        "The mean and the standard deviation of a flat batch: the root of the variance head's softplus (its softplus under `std_link`), of the fixed `var`, or of the diagonal of the full covariance (in units of `scale`; times the factor of `var='scaled'`)."
+        loc, std, _ = self._moments(flat_input)
+        return loc, std
+
+    def _moments(self, flat_input: torch.Tensor) -> tuple:
+        "`moments`, and the factor of the noise's scale per item under `var='scaled'` (else `None`)."
         hidden = self.trunk(flat_input)
         loc = self.fc_mu(hidden)
-        if self.var == 'full': return loc, (self.noise_scale_tril() / self.scale).square().sum(-1).sqrt().reshape(loc.shape[1:]).expand_as(loc)
-        if self.var != 'train': return loc, torch.full_like(loc, self.var).sqrt()
+        if self.var in CORRELATED:
+            std = (self.noise_scale_tril() / self.scale).square().sum(-1).sqrt().reshape(loc.shape[1:]).expand_as(loc)
+            if self.var == 'full': return loc, std, None
+            factor = noise_factor(self.var_head(hidden))
+            return loc, std * factor.reshape(-1, *[1] * (loc.dim() - 1)), factor
+        if self.var != 'train': return loc, torch.full_like(loc, self.var).sqrt(), None
         head = F.softplus(self.var_head(hidden))
-        return loc, head if self.std_link else head.sqrt()
+        return loc, head if self.std_link else head.sqrt(), None
 
     def forward(self, input: torch.Tensor) -> Independent:
         batch_shape = batch_dims(input, self)
         flat = input.reshape(math.prod(batch_shape), *self.input_shape)
         if self.side == 'encoder' and self.scale != 1.0: flat = flat / self.scale
-        loc, std = self.moments(flat)
+        loc, std, factor = self._moments(flat)
         if self.side == 'decoder' and self.scale != 1.0: loc, std = loc * self.scale, std * self.scale
         shape = (*batch_shape, *self.event_shape)
-        if self.var == 'full': return CorrelatedNormal(loc.reshape(shape), self.noise_scale_tril(), len(self.event_shape))
+        if self.var in CORRELATED:
+            return CorrelatedNormal(loc.reshape(shape), self.noise_scale_tril(), len(self.event_shape),
+                                    factor=None if factor is None else factor.reshape(batch_shape))
         return Independent(Normal(loc.reshape(shape), std.reshape(shape)), len(self.event_shape))
 
 # %% ../nbs/08_vae.ipynb #00d4defd
 class CorrelatedNormal(Distribution):
     """A normal distribution over tensors of `event_shape` = the last `event_dims` dims of `loc`, with one full covariance
-    `scale_tril @ scale_tril.T` over their flattened entries, shared by the batch."""
+    `scale_tril @ scale_tril.T` over their flattened entries, shared by the batch, times `factor ** 2` (one positive number
+    per batch item, broadcast against the batch shape) where it is given."""
     arg_constraints, has_rsample = {}, True
 
-    def __init__(self, loc: torch.Tensor, scale_tril: torch.Tensor, event_dims: int):
+    def __init__(self, loc: torch.Tensor, scale_tril: torch.Tensor, event_dims: int, factor: torch.Tensor | None = None):
         batch_shape, event_shape = loc.shape[:loc.dim() - event_dims], loc.shape[loc.dim() - event_dims:]
-        self.loc, self.scale_tril = loc, scale_tril
-        self.flat = MultivariateNormal(loc.reshape(*batch_shape, -1), scale_tril=scale_tril, validate_args=False)
+        if factor is not None: batch_shape = torch.broadcast_shapes(batch_shape, factor.shape)
+        self.loc, self.scale_tril, self.factor = loc, scale_tril, factor
+        # the noise N(0, L Lᵀ) at mean 0: the factor and the mean are applied around it
+        self.flat = MultivariateNormal(torch.zeros_like(scale_tril[:, 0]), scale_tril=scale_tril, validate_args=False)
         super().__init__(batch_shape, event_shape, validate_args=False)
 
+    def _flat(self, value: torch.Tensor) -> torch.Tensor: return value.reshape(*value.shape[:value.dim() - len(self.event_shape)], -1)
+    def _factor(self, extra_dims: int = 0):
+        "The factor, with `extra_dims` trailing dims of 1 (or 1.0 where there is none)."
+        return 1.0 if self.factor is None else self.factor.reshape(*self.factor.shape, *[1] * extra_dims)
+
     @property
-    def mean(self) -> torch.Tensor: return self.loc
+    def mean(self) -> torch.Tensor: return self.loc.expand(*self.batch_shape, *self.event_shape)
     @property
-    def variance(self) -> torch.Tensor: return self.scale_tril.square().sum(-1).reshape(self.event_shape).expand_as(self.loc)
+    def variance(self) -> torch.Tensor:
+        variance = self.scale_tril.square().sum(-1).reshape(self.event_shape)
+        return (variance * self._factor(len(self.event_shape)) ** 2).expand(*self.batch_shape, *self.event_shape)
 
     def rsample(self, sample_shape=torch.Size()) -> torch.Tensor:
         sample_shape = torch.Size(sample_shape)
-        return self.flat.rsample(sample_shape).reshape(*sample_shape, *self.batch_shape, *self.event_shape)
+        noise = self.flat.rsample((*sample_shape, *self.batch_shape)).reshape(*sample_shape, *self.batch_shape, *self.event_shape)
+        return self.loc + noise * self._factor(len(self.event_shape))
 
     def log_prob(self, value: torch.Tensor) -> torch.Tensor:
-        return self.flat.log_prob(value.reshape(*value.shape[:value.dim() - len(self.event_shape)], -1))
+        u = self._flat(value - self.loc)
+        if self.factor is None: return self.flat.log_prob(u)
+        return self.flat.log_prob(u / self._factor(1)) - u.shape[-1] * self.factor.log()
 
-    def entropy(self) -> torch.Tensor: return self.flat.entropy()
+    def entropy(self) -> torch.Tensor:
+        entropy = self.flat.entropy().expand(self.batch_shape)
+        return entropy if self.factor is None else entropy + self.scale_tril.shape[-1] * self.factor.log().expand(self.batch_shape)
 
 # %% ../nbs/08_vae.ipynb #a813f0f0
 class Encoder7x7(DiagonalGaussianNet):
@@ -301,7 +333,7 @@ def read_dwp_params(path) -> dict:
     if params['kernel_dim'] not in KERNEL_NETS:
         raise DWPFormatError(f'{path}: kernel_dim: no kernel VAE for {params["kernel_dim"]}; known sizes are {sorted(KERNEL_NETS)}')
     var = params.get('var', 'train')
-    try: params['var'] = check_variance(var if var != 'full' else None)  # "full" is this package's, not the DWP format's
+    try: params['var'] = check_variance(var if var not in CORRELATED else None)  # "full" and "scaled" are this package's, not the DWP format's
     except SpecError: raise DWPFormatError(f'{path}: var: expected "train" or a positive variance, got {var!r}') from None
     return params
 
@@ -347,8 +379,9 @@ def dwp_params(vae: KernelVAE, kernel_dim=None, var=None) -> dict:
     if getattr(encoder, 'std_link', False) or getattr(decoder, 'std_link', False):
         raise DWPFormatError('save_dwp_vae: this VAE has softplus standard-deviation heads (an original MarkovDWP one); '
                              'the DWP format holds softplus-variance heads')
-    if 'full' in (getattr(decoder, 'var', None), var):
-        raise DWPFormatError('save_dwp_vae: this decoder has a full noise covariance (var="full"); the DWP format holds '
+    correlated = next((v for v in (getattr(decoder, 'var', None), var) if v in CORRELATED), None)
+    if correlated:
+        raise DWPFormatError(f'save_dwp_vae: this decoder has a full noise covariance (var="{correlated}"); the DWP format holds '
                              'independent pixels (var "train" or a number): keep it as a `markovdwp vae` checkpoint')
     kernel_dim = kernel_dim or getattr(decoder, 'kernel_size', None)
     nets = kernel_nets(kernel_dim)

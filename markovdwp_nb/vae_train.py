@@ -25,8 +25,8 @@ from .spec import SpecError, at, check_number, in_file, load_manifest, stage_che
 from .data import VALID_FEEDS, get_dataloaders
 from .snapshot import writing_to
 from .kernels import SingleKernelDataset, layer_labels
-from .vae import (_spec_class, as_slices, beta_schedule, build_runtime, load_vae, log_weights, runtime_options,
-                              shared_options)
+from .vae import (CORRELATED, _spec_class, as_slices, beta_schedule, build_runtime, load_vae, log_weights,
+                              runtime_options, shared_options)
 from .training import (FailOnNaN, LinearLRDecay, RecorderColumns, StageRun, WANDB_PROJECT, _wandb_logger, _wandb_run,
                                    run_stage, trainer_settings, wandb_args, wandb_mode)
 
@@ -423,7 +423,7 @@ def train_vae(manifest: dict, target=None, seed=None, *, cbs=(), device=None, ta
         resolved = resolve_scale(manifest, dls.train.dataset)
         runtime = build_runtime(resolved)
         check_slice_size(runtime, dls.train.dataset)
-        if runtime.decoder.var == 'full':  # start from the full-covariance Gaussian of the slices (a resumed run then loads its state)
+        if runtime.decoder.var in CORRELATED:  # start from the full-covariance Gaussian of the slices (a resumed run then loads its state)
             with at('vae.options.var'): runtime.decoder.fit_noise(sample_slices(dls.train.dataset))
         return vae_learner(resolved, runtime, dls, pictures=path), resolved
     pictures = lambda learn: {'pictures': [p.name for p in learn.kernel_pictures.saved]}
