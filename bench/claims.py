@@ -29,7 +29,7 @@ Each call rewrites bench/results/claims.json, claims.md and claims.png from the 
 """
 from __future__ import annotations
 
-import argparse, copy, json, math, multiprocessing, os, platform, subprocess, sys, tempfile, time, warnings
+import argparse, copy, json, math, multiprocessing, os, platform, shlex, subprocess, sys, tempfile, time, warnings
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
@@ -71,6 +71,7 @@ DEFAULT_SOURCE_EPOCHS = 3           # epochs of each source model of the committ
 SOURCE_CONFIGS = {'adam': 'fashion-source.json', 'sgd': 'fashion-source-sgd.json'}   # the source recipe of --source-optimizer
 DEFAULT_SOURCE_OPTIMIZER = 'adam'   # the committed table's zoo
 NOISES = ('train', 'full', 'scaled')   # the kernel VAEs' decoder noise (vae.options.var): independent, one full covariance, scaled
+DEFAULT_DWP5_VAR = 'full'           # the 5x5 DWP's VAE of the committed table: configs/vae5x5.json's full noise
 DEFAULT_DWP7_VAR = 'train'          # the 7x7 DWP's VAE of the committed table: configs/vae7x7.json as it is
 NOISE_ROWS = {'train': 'VAE, independent noise', 'full': 'VAE, full-covariance noise', 'scaled': 'VAE, scaled full-covariance noise'}
 RESULTS = ROOT/'bench'/'results'   # committed: claims.json / .md / .png, the priors, one record per finished net
@@ -284,7 +285,8 @@ def run_dir(s: Settings, task: str, size: int, prior: str, split: int, epochs: i
     protocol = (f'k{s.k}-lr{s.lr}-f{s.lr_factor}-w{s.warmup}-s{s.n_slices}-steps{s.steps_per_epoch * epochs}'
                 + (f'-ks{s.kernel_scale}' if s.kernel_scale != 'source' else '')
                 + (f'-zoo{s.n_models}' if s.n_models != DEFAULT_MODELS and not s.quick else ''))  # another zoo, other cells
-    dwp = f'__dwp5-{s.dwp5_var}' if 'DWP' in prior else ''  # which 5x5 VAE the DWP rows use
+    # which 5x5 VAE the DWP rows use; the 7x7-only row has none, so its cells keep the default's name under every --dwp5-var
+    dwp = f'__dwp5-{s.dwp5_var if prior != "DWP on the 7x7 conv only" else DEFAULT_DWP5_VAR}' if 'DWP' in prior else ''
     if 'DWP' in prior and s.dwp7_var != DEFAULT_DWP7_VAR: dwp += f'__dwp7-{s.dwp7_var}'   # and which 7x7 VAE, if not the first one
     if prior == 'log-uniform' and s.vd != 'sparse': dwp = f'__vd-{s.vd}'   # the sparse VD cells keep their old names
     return s.work/'bnn'/protocol/task/f'n{size}'/(prior_label(prior) + dwp)/f'split{split}'
@@ -567,7 +569,7 @@ def parse(argv=None):
     parser.add_argument('--dwp7-var', choices=NOISES, default=DEFAULT_DWP7_VAR,
                         help='the decoder noise of the 7x7 VAE of the DWPs (vae.options.var): train (default: independent pixels), '
                              'full (one full covariance) or scaled (that covariance times a factor per slice)')
-    parser.add_argument('--dwp5-var', choices=NOISES, default='full',
+    parser.add_argument('--dwp5-var', choices=NOISES, default=DEFAULT_DWP5_VAR,
                         help='decoder noise of the 5x5 VAE of the DWP: full (one covariance, configs/vae5x5.json\'s) or train '
                              '(independent, the paper\'s; 1.8 nats per slice worse on held-out models)')
     parser.add_argument('--vd', choices=tuple(VD_NETS), default='truncated',
@@ -620,7 +622,7 @@ def main(argv=None):
     results = s.results
     results.mkdir(parents=True, exist_ok=True)
     train = not args.report
-    command = 'python bench/claims.py' + ''.join(f' {a}' for a in (argv if argv is not None else sys.argv[1:]))
+    command = shlex.join(['python', 'bench/claims.py', *(argv if argv is not None else sys.argv[1:])])
     started, seconds = time.time(), {}
     torch.set_num_threads(cores())
     log(f'claims: {"quick" if s.quick else "full"} run in {s.work}; parts {", ".join(args.parts)}{" (report only)" if args.report else ""}')
@@ -642,7 +644,7 @@ def main(argv=None):
     claims = {'commit': git_commit(), 'command': command, 'hardware': hardware(), 'steps_per_epoch': s.steps_per_epoch,
               'protocol': (f'The paper\'s Bayesian MNIST net (GaussianConvDigitsNet, k = {s.k}, no BatchNorm, a point-estimated classifier) on N examples, Adam at lr {s.lr} (posterior log-variances at {s.lr_factor}x, '
                            f'started at -10; the truncated VD layers\' alpha at 0.12), linear decay to 0, {s.steps} full-batch steps, KL warm-up over {s.warmup} steps, '
-                           f'the log-uniform row with {s.vd} variational dropout, the 7x7 and 5x5 DWPs\' VAEs with {s.dwp7_var} and {s.dwp5_var} decoder noise and its penalty on {s.n_slices or "all"} slices per step, '
+                           f'the log-uniform row with {s.vd} variational dropout, the 7x7 and 5x5 DWPs\' VAEs with {s.dwp7_var} and {s.dwp5_var} decoder noise, the 5x5 DWP\'s penalty on {s.n_slices or "all"} slices per step, '
                            f'the DWPs at kernel_scale {s.kernel_scale!r}, 10-sample ensemble; '
                            f'source zoo of {s.n_models - s.held_out} models (+{s.held_out} held out) of {s.source_epochs} epochs each (configs/{s.source_config}), slices below '
                            f'{s.min_norm} x the median norm pruned ({", ".join(f"{k}: {v:.3g}" for k, v in min_norms.items())})'),
@@ -654,6 +656,10 @@ def main(argv=None):
         seconds['kernels'] = time.time() - start
     elif (s.results/'kernel_loglik.json').exists():
         claims['kernel_loglik'] = json.loads((s.results/'kernel_loglik.json').read_text())['result']
+        # 'VAE' is the DWP's own VAE: the row of this run's --dwp7-var / --dwp5-var (measured by a run with other ones)
+        for layer, var in (('conv1', s.dwp7_var), ('conv2', s.dwp5_var)):
+            row = claims['kernel_loglik'].get(layer, {})
+            if NOISE_ROWS[var] in row: row['VAE'] = row[NOISE_ROWS[var]]
     # the nets of the bayes, budget and init parts go to one process pool, the longest first (no pool waits for another's last net)
     jobs, parts = [], [part for part in ('budget', 'bayes', 'init') if part in args.parts and train]
     if 'budget' in parts:
