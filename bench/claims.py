@@ -72,6 +72,7 @@ SOURCE_CONFIGS = {'adam': 'fashion-source.json', 'sgd': 'fashion-source-sgd.json
 DEFAULT_SOURCE_OPTIMIZER = 'adam'   # the committed table's zoo
 NOISES = ('train', 'full', 'scaled')   # the kernel VAEs' decoder noise (vae.options.var): independent, one full covariance, scaled
 DEFAULT_DWP5_VAR = 'full'           # the 5x5 DWP's VAE of the committed table: configs/vae5x5.json's full noise
+DEFAULT_MARKOV_VAR = 'train'        # the Markov DWP's slice level in the committed table: the 5x5 VAE with independent noise
 DEFAULT_DWP7_VAR = 'train'          # the 7x7 DWP's VAE of the committed table: configs/vae7x7.json as it is
 NOISE_ROWS = {'train': 'VAE, independent noise', 'full': 'VAE, full-covariance noise', 'scaled': 'VAE, scaled full-covariance noise'}
 RESULTS = ROOT/'bench'/'results'   # committed: claims.json / .md / .png, the priors, one record per finished net
@@ -100,13 +101,17 @@ class Settings:
         self.n_slices = args.n_slices or None
         self.dwp5_var = args.dwp5_var                               # the decoder noise of the conv1 DWP's VAE
         self.dwp7_var = args.dwp7_var                               # the decoder noise of the conv0 DWP's VAE
+        self.markov_var = args.markov_var                           # the decoder noise of the Markov DWP's slice level
         self.vd = args.vd                                           # the log-uniform row's layers: truncated (the paper's) or sparse VD
         self.kernel_scale = args.kernel_scale                       # the gauge of the DWPs: 'source', 'init' or a factor
         self.plain_size, self.plain_epochs, self.target = (200, 2, 0.5) if quick else (500, 30, args.target_accuracy)
         zoo_name = (f'full__models{self.n_models}' + ('' if self.source_epochs == DEFAULT_SOURCE_EPOCHS else f'__source-epochs{self.source_epochs}')
                     + ('' if self.source_optimizer == DEFAULT_SOURCE_OPTIMIZER else f'__source-{self.source_optimizer}'))
         self.work = Path(args.work)/('quick' if quick else zoo_name)
-        self.results = Path(args.results) if not quick or args.results != str(RESULTS) else self.work/'results'
+        # another source zoo gets results of its own (its cells and priors must never be read as, or replace, the committed zoo's)
+        zoo = [f'epochs{self.source_epochs}'] * (self.source_epochs != DEFAULT_SOURCE_EPOCHS) + [self.source_optimizer] * (self.source_optimizer != DEFAULT_SOURCE_OPTIMIZER)
+        default_results = self.work/'results' if quick else RESULTS/('source-' + '-'.join(zoo)) if zoo else RESULTS
+        self.results = default_results if args.results is None else Path(args.results)
 
     @property
     def steps(self) -> int: return self.steps_per_epoch * self.epochs
@@ -205,6 +210,7 @@ def kernel_part(s: Settings, vaults: tuple, min_norms: dict, vaes: dict, markov:
     "The `kernel_loglik` section: held-out nats per slice (and what they were measured on)."
     cached = s.results/'kernel_loglik.json'
     key = {'vaes': {k: relative(v) for k, v in vaes.items()}, 'min_norms': min_norms, 'draws': s.draws, 'markov_epochs': s.markov_epochs,
+           **({'markov_var': s.markov_var} if s.markov_var != DEFAULT_MARKOV_VAR else {}),
            'rows': 5}  # the version of the comparison (5: every noise model of each VAE; 'VAE' is the one the DWP uses)
     if cached.exists() and json.loads(cached.read_text())['key'] == key: return json.loads(cached.read_text())['result']
     train_vault, held_out_vault = vaults
@@ -288,6 +294,7 @@ def run_dir(s: Settings, task: str, size: int, prior: str, split: int, epochs: i
     # which 5x5 VAE the DWP rows use; the 7x7-only row has none, so its cells keep the default's name under every --dwp5-var
     dwp = f'__dwp5-{s.dwp5_var if prior != "DWP on the 7x7 conv only" else DEFAULT_DWP5_VAR}' if 'DWP' in prior else ''
     if 'DWP' in prior and s.dwp7_var != DEFAULT_DWP7_VAR: dwp += f'__dwp7-{s.dwp7_var}'   # and which 7x7 VAE, if not the first one
+    if prior == 'Markov DWP' and s.markov_var != DEFAULT_MARKOV_VAR: dwp += f'__markov-{s.markov_var}'   # and which slice level
     if prior == 'log-uniform' and s.vd != 'sparse': dwp = f'__vd-{s.vd}'   # the sparse VD cells keep their old names
     return s.work/'bnn'/protocol/task/f'n{size}'/(prior_label(prior) + dwp)/f'split{split}'
 
@@ -385,7 +392,8 @@ def accuracy_table(s: Settings, epochs: int) -> tuple:
             for prior in PRIORS:
                 found = [r for r in (read_record(s, task, size, prior, split, epochs) for split in range(s.n_splits)) if r is not None]
                 if not found: continue
-                table.setdefault(task, {}).setdefault(str(size), {})[prior] = summarise([r['accuracy'] for r in found])
+                cells = record_path(s, run_dir(s, task, size, prior, 0, epochs)).parent.relative_to(s.results/'cells')
+                table.setdefault(task, {}).setdefault(str(size), {})[prior] = {**summarise([r['accuracy'] for r in found]), 'cells': str(cells)}
                 stats = [r['conv2_posterior'] for r in found]
                 posteriors.setdefault(task, {}).setdefault(str(size), {})[prior] = {k: float(np.mean([x[k] for x in stats])) for k in stats[0]}
                 curves.setdefault(task, {}).setdefault(str(size), {})[prior] = [r['curve'] for r in found]
@@ -542,7 +550,8 @@ def parse(argv=None):
     parser.add_argument('--parts', nargs='+', choices=PARTS, default=list(PARTS), help='what to run (default: all)')
     parser.add_argument('--report', action='store_true', help='train nothing; rewrite the results from the finished runs')
     parser.add_argument('--work', default=str(ROOT/'runs'/'claims-fashion'), help='where every run is cached')
-    parser.add_argument('--results', default=str(RESULTS), help='where claims.json / claims.md / claims.png go')
+    parser.add_argument('--results', help='where claims.json / claims.md / claims.png, the priors and the cell records go (default: '
+                        'bench/results; for another source zoo bench/results/source-<its options>, e.g. source-sgd)')
     parser.add_argument('--models', type=int, default=DEFAULT_MODELS, help='source models (the last 2 are held out)')
     parser.add_argument('--source-epochs', type=int, default=DEFAULT_SOURCE_EPOCHS,
                         help=f'epochs of each source model (default {DEFAULT_SOURCE_EPOCHS}; another number is another zoo, in a work directory of its own)')
@@ -569,6 +578,8 @@ def parse(argv=None):
     parser.add_argument('--dwp7-var', choices=NOISES, default=DEFAULT_DWP7_VAR,
                         help='the decoder noise of the 7x7 VAE of the DWPs (vae.options.var): train (default: independent pixels), '
                              'full (one full covariance) or scaled (that covariance times a factor per slice)')
+    parser.add_argument('--markov-var', choices=NOISES, default=DEFAULT_MARKOV_VAR,
+                        help='the decoder noise of the 5x5 VAE that starts the Markov DWP\'s slice level (default train)')
     parser.add_argument('--dwp5-var', choices=NOISES, default=DEFAULT_DWP5_VAR,
                         help='decoder noise of the 5x5 VAE of the DWP: full (one covariance, configs/vae5x5.json\'s) or train '
                              '(independent, the paper\'s; 1.8 nats per slice worse on held-out models)')
@@ -587,11 +598,15 @@ def parse(argv=None):
     return parser.parse_args(argv)
 
 
-def rerun(record_path: Path, results: Path = RESULTS) -> int:
-    """Train the Bayesian net of a committed cell record again, independently (a fresh directory, the record's manifest and seed,
-    its priors taken from `results/priors`), and compare its ensemble accuracy with the record's and with the mean and std of
-    its cell in `claims.json`. Exit status 0 when it lies within the cell's std of the mean (at least 0.005), else 1."""
-    record = json.loads(Path(record_path).read_text())
+def rerun(record_path: Path) -> int:
+    """Train the Bayesian net of a committed cell record (`<results>/cells/...json`) again, independently (a fresh directory, the
+    record's manifest and seed, its priors taken from `<results>/priors`), and compare its ensemble accuracy with the record's and
+    with the mean and std of its cell in `<results>/claims.json`. Exit status 0 when it lies within the cell's std of the mean (at
+    least 0.005), else 1."""
+    record_path = Path(record_path).resolve()
+    results = next((folder.parent for folder in record_path.parents if folder.name == 'cells'), None)
+    if results is None: sys.exit(f'claims: {record_path}: not a cell record (expected a file under <results>/cells/)')
+    record = json.loads(record_path.read_text())
     manifest = copy.deepcopy(record['manifest'])
     for spec in manifest['options'].get('priors', {}).values():   # the committed priors, wherever this checkout is
         if isinstance(spec, dict) and 'path' in spec: spec['path'] = str(results/'priors'/Path(spec['path']).name)
@@ -599,7 +614,9 @@ def rerun(record_path: Path, results: Path = RESULTS) -> int:
     size, prior_dir = str(record['n_train']), Path(record_path).parent.name
     claims = json.loads((results/'claims.json').read_text())
     cells = claims['accuracy'].get(task, {}).get(size, {})
-    prior = next((p for p in cells if prior_dir.split('__')[0] == prior_label(p)), None)
+    # the row whose records are in this record's directory (older claims.json without `cells`: the row of the same name)
+    folder = str(record_path.parent.relative_to(results/'cells'))
+    prior = next((p for p in cells if cells[p].get('cells', folder) == folder and prior_dir.split('__')[0] == prior_label(p)), None)
     if prior is None: sys.exit(f'claims: {record_path}: its cell ({task}, N = {size}, {prior_dir}) is not in {results/"claims.json"}')
     cell = cells[prior]
     start = time.time()
@@ -615,7 +632,7 @@ def rerun(record_path: Path, results: Path = RESULTS) -> int:
 
 def main(argv=None):
     args = parse(argv)
-    if args.rerun: return rerun(Path(args.rerun), Path(args.results))
+    if args.rerun: return rerun(Path(args.rerun))
     s = Settings(args)
     s.work.mkdir(parents=True, exist_ok=True)
     os.chdir(ROOT)
@@ -636,15 +653,17 @@ def main(argv=None):
     vaes = {CONV0: trained_vae(s, 'vae7x7.json', vaults[0], CONV0, min_norms[CONV0], None if s.dwp7_var == 'train' else {'var': s.dwp7_var}),
             CONV1: trained_vae(s, 'vae5x5.json', vaults[0], CONV1, min_norms[CONV1], {'var': s.dwp5_var})}
     # the Markov DWP's slice level starts at the 5x5 VAE with independent noise, as the committed model in results/priors did
-    markov_init = trained_vae(s, 'vae5x5.json', vaults[0], CONV1, min_norms[CONV1], {'var': 'train'})
-    with quiet(): _, markov, _ = markov_model(Path(relative(vaults[0])), Path(relative(vaults[1])), Path(relative(markov_init)), s.results/'priors', s.markov_epochs,
+    markov_init = trained_vae(s, 'vae5x5.json', vaults[0], CONV1, min_norms[CONV1], {'var': s.markov_var})
+    markov_dir = s.results/'priors'/('' if s.markov_var == DEFAULT_MARKOV_VAR else f'markov-{s.markov_var}')   # one model per slice level
+    markov_dir.mkdir(parents=True, exist_ok=True)
+    with quiet(): _, markov, _ = markov_model(Path(relative(vaults[0])), Path(relative(vaults[1])), Path(relative(markov_init)), markov_dir, s.markov_epochs,
                                              n_banks=32 if s.quick else None)
     seconds['zoo, vaults, VAEs, Markov DWP'] = time.time() - start
 
     claims = {'commit': git_commit(), 'command': command, 'hardware': hardware(), 'steps_per_epoch': s.steps_per_epoch,
               'protocol': (f'The paper\'s Bayesian MNIST net (GaussianConvDigitsNet, k = {s.k}, no BatchNorm, a point-estimated classifier) on N examples, Adam at lr {s.lr} (posterior log-variances at {s.lr_factor}x, '
                            f'started at -10; the truncated VD layers\' alpha at 0.12), linear decay to 0, {s.steps} full-batch steps, KL warm-up over {s.warmup} steps, '
-                           f'the log-uniform row with {s.vd} variational dropout, the 7x7 and 5x5 DWPs\' VAEs with {s.dwp7_var} and {s.dwp5_var} decoder noise, the 5x5 DWP\'s penalty on {s.n_slices or "all"} slices per step, '
+                           f'the log-uniform row with {s.vd} variational dropout, the 7x7 and 5x5 DWPs\' VAEs with {s.dwp7_var} and {s.dwp5_var} decoder noise, the 5x5 DWP\'s penalty on {s.n_slices or "all"} slices per step, the Markov DWP\'s slice level from the 5x5 VAE with {s.markov_var} noise, '
                            f'the DWPs at kernel_scale {s.kernel_scale!r}, 10-sample ensemble; '
                            f'source zoo of {s.n_models - s.held_out} models (+{s.held_out} held out) of {s.source_epochs} epochs each (configs/{s.source_config}), slices below '
                            f'{s.min_norm} x the median norm pruned ({", ".join(f"{k}: {v:.3g}" for k, v in min_norms.items())})'),
@@ -660,6 +679,7 @@ def main(argv=None):
         for layer, var in (('conv1', s.dwp7_var), ('conv2', s.dwp5_var)):
             row = claims['kernel_loglik'].get(layer, {})
             if NOISE_ROWS[var] in row: row['VAE'] = row[NOISE_ROWS[var]]
+            elif var != (DEFAULT_DWP7_VAR if layer == 'conv1' else DEFAULT_DWP5_VAR): row.pop('VAE', None)   # an older cache: not this VAE
     # the nets of the bayes, budget and init parts go to one process pool, the longest first (no pool waits for another's last net)
     jobs, parts = [], [part for part in ('budget', 'bayes', 'init') if part in args.parts and train]
     if 'budget' in parts:

@@ -19,7 +19,7 @@ source models: the log-likelihood a reviewer would compare a kernel model with.
 Also trains configs/vae5x5.json with the DWP paper's decoder (`var=train`: independent pixel noise) for comparison.
 Prints one row per model and held-out set, and PASS when the recommended VAEs' IWAE beats the full-covariance Gaussian
 in every row; exits with status 1 otherwise."""
-import argparse, sys, time
+import argparse, json, sys, time
 from pathlib import Path
 
 import torch
@@ -50,6 +50,19 @@ def the_zoo(zoo) -> Path:
     return source_zoo(CLAIMS_ZOO.parent, n_models=10, epochs=100, l2=0.0)
 
 
+def finished_vault(folder: Path, group: list) -> bool:
+    """Whether the vault of `folder` holds exactly the snapshots of `group`, each older than the vault: links to them, and a
+    published vault whose `sources` are those files (a run killed before publishing, or a snapshot retrained under the same
+    name, makes it unfinished)."""
+    meta = vault_path(folder)/'meta.json'
+    if not meta.is_file(): return False
+    targets = {snapshot.resolve() for snapshot in group}
+    links = {link.resolve() for link in folder.glob('*.pt')}
+    try: sources = {Path(source).resolve() for source in json.loads(meta.read_text()).get('sources', [])}
+    except (OSError, ValueError): return False
+    return links == targets == sources and all(target.stat().st_mtime < meta.stat().st_mtime for target in targets)
+
+
 def split_vaults(zoo: Path, work: Path, n_held_out: int) -> tuple:
     """The vaults of the first N - n_held_out and of the last n_held_out snapshots of `zoo`: rebuilt unless a finished vault of
     exactly those snapshots is there (so that a second run on the same work directory, e.g. the kernels while the nets train,
@@ -60,9 +73,7 @@ def split_vaults(zoo: Path, work: Path, n_held_out: int) -> tuple:
     for name, group in (('train-models', snapshots[:-n_held_out]), ('held-out-models', snapshots[-n_held_out:])):
         folder = work/name
         folder.mkdir(parents=True, exist_ok=True)
-        links = {link.name: link.resolve() for link in folder.glob('*.pt')}
-        if links == {snapshot.name: snapshot.resolve() for snapshot in group} and (vault_path(folder)/'meta.json').is_file():
-            vaults.append(vault_path(folder)); continue
+        if finished_vault(folder, group): vaults.append(vault_path(folder)); continue
         for link in folder.glob('*.pt'): link.unlink(missing_ok=True)
         for snapshot in group: (folder/snapshot.name).symlink_to(snapshot.resolve())
         vaults.append(collect_kernels(folder, force=True))

@@ -84,7 +84,7 @@ CORRELATED = ('full', 'scaled')   # the decoder variances with one learned noise
 
 def noise_factor(head: torch.Tensor) -> torch.Tensor:
     "The factor of the noise's standard deviation under `var='scaled'`: sqrt(softplus(the mean of each item's variance head + log(e - 1))), 1 at a head of 0."
-    return F.softplus(head.flatten(1).mean(1) + math.log(math.expm1(1.0))).sqrt()
+    return F.softplus(head.flatten(1).mean(1) + math.log(math.expm1(1.0))).clamp_min(1e-12).sqrt()   # never 0: log f is finite
 
 class DiagonalGaussianNet(nn.Module):
     "Base of the kernel encoders and decoders: `trunk`, then heads `fc_mu` and `var_head` to an `Independent(Normal)` (a `CorrelatedNormal` under `var='full'` or `'scaled'`)."
