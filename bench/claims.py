@@ -67,6 +67,7 @@ PARTS = ('zoo', 'kernels', 'bayes', 'budget', 'init')
 LAYER_LABELS = {'conv1': 'conv1 (`features.conv0`, 7x7 slices)', 'conv2': 'conv2 (`features.conv1`, 5x5, whole filter banks)'}
 QUICK_BUDGET = ('standard normal', 'DWP')   # the priors whose budget --quick checks
 DEFAULT_MODELS = 12                 # source models of the committed table (the last 2 held out)
+DEFAULT_HELD_OUT = 2                # the source models held out of the kernel models' fit, to score them
 DEFAULT_SOURCE_EPOCHS = 3           # epochs of each source model of the committed table
 SOURCE_CONFIGS = {'adam': 'fashion-source.json', 'sgd': 'fashion-source-sgd.json'}   # the source recipe of --source-optimizer
 DEFAULT_SOURCE_OPTIMIZER = 'adam'   # the committed table's zoo
@@ -83,7 +84,7 @@ class Settings:
     def __init__(self, args):
         quick = args.quick
         self.quick = quick
-        self.n_models, self.held_out = (3, 1) if quick else (args.models, 2)
+        self.n_models, self.held_out = (3, 1) if quick else (args.models, args.held_out)
         self.source_epochs = 1 if quick else args.source_epochs
         self.source_optimizer = args.source_optimizer               # adam: configs/fashion-source.json; sgd: fashion-source-sgd.json
         self.source_train_size = 1500 if quick else None           # quick: a stratified subset of classes 0-4
@@ -109,7 +110,9 @@ class Settings:
                     + ('' if self.source_optimizer == DEFAULT_SOURCE_OPTIMIZER else f'__source-{self.source_optimizer}'))
         self.work = Path(args.work)/('quick' if quick else zoo_name)
         # another source zoo gets results of its own (its cells and priors must never be read as, or replace, the committed zoo's)
-        zoo = [f'epochs{self.source_epochs}'] * (self.source_epochs != DEFAULT_SOURCE_EPOCHS) + [self.source_optimizer] * (self.source_optimizer != DEFAULT_SOURCE_OPTIMIZER)
+        zoo = ([f'models{self.n_models}'] * (self.n_models != DEFAULT_MODELS) + [f'heldout{self.held_out}'] * (self.held_out != DEFAULT_HELD_OUT)
+               + [f'epochs{self.source_epochs}'] * (self.source_epochs != DEFAULT_SOURCE_EPOCHS)
+               + [self.source_optimizer] * (self.source_optimizer != DEFAULT_SOURCE_OPTIMIZER))
         default_results = self.work/'results' if quick else RESULTS/('source-' + '-'.join(zoo)) if zoo else RESULTS
         self.results = default_results if args.results is None else Path(args.results)
 
@@ -290,7 +293,8 @@ def prior_label(prior: str) -> str:
 def run_dir(s: Settings, task: str, size: int, prior: str, split: int, epochs: int) -> Path:
     protocol = (f'k{s.k}-lr{s.lr}-f{s.lr_factor}-w{s.warmup}-s{s.n_slices}-steps{s.steps_per_epoch * epochs}'
                 + (f'-ks{s.kernel_scale}' if s.kernel_scale != 'source' else '')
-                + (f'-zoo{s.n_models}' if s.n_models != DEFAULT_MODELS and not s.quick else ''))  # another zoo, other cells
+                + (f'-zoo{s.n_models}' if s.n_models != DEFAULT_MODELS and not s.quick else '')   # another zoo, other cells
+                + (f'-heldout{s.held_out}' if s.held_out != DEFAULT_HELD_OUT and not s.quick else ''))   # other priors, other cells
     # which 5x5 VAE the DWP rows use; the 7x7-only row has none, so its cells keep the default's name under every --dwp5-var
     dwp = f'__dwp5-{s.dwp5_var if prior != "DWP on the 7x7 conv only" else DEFAULT_DWP5_VAR}' if 'DWP' in prior else ''
     if 'DWP' in prior and s.dwp7_var != DEFAULT_DWP7_VAR: dwp += f'__dwp7-{s.dwp7_var}'   # and which 7x7 VAE, if not the first one
@@ -552,7 +556,9 @@ def parse(argv=None):
     parser.add_argument('--work', default=str(ROOT/'runs'/'claims-fashion'), help='where every run is cached')
     parser.add_argument('--results', help='where claims.json / claims.md / claims.png, the priors and the cell records go (default: '
                         'bench/results; for another source zoo bench/results/source-<its options>, e.g. source-sgd)')
-    parser.add_argument('--models', type=int, default=DEFAULT_MODELS, help='source models (the last 2 are held out)')
+    parser.add_argument('--models', type=int, default=DEFAULT_MODELS, help='source models (the last --held-out of them are held out)')
+    parser.add_argument('--held-out', type=int, default=DEFAULT_HELD_OUT,
+                        help=f'source models held out of the kernel models\' fit (default {DEFAULT_HELD_OUT}; another number: results of their own)')
     parser.add_argument('--source-epochs', type=int, default=DEFAULT_SOURCE_EPOCHS,
                         help=f'epochs of each source model (default {DEFAULT_SOURCE_EPOCHS}; another number is another zoo, in a work directory of its own)')
     parser.add_argument('--source-optimizer', choices=list(SOURCE_CONFIGS), default=DEFAULT_SOURCE_OPTIMIZER,
