@@ -196,6 +196,12 @@ def trained_vae(s: Settings, config: str, vault: Path, layer: str, min_norm: flo
     return target
 
 
+def noise_vae(s: Settings, vault: Path, layer: str, min_norm: float, var: str) -> Path:
+    "The kernel VAE of `layer` with decoder noise `var` (configs/vae7x7.json's own is 'train': no override, so its committed file name)."
+    config = 'vae7x7.json' if layer == CONV0 else 'vae5x5.json'
+    return trained_vae(s, config, vault, layer, min_norm, None if layer == CONV0 and var == 'train' else {'var': var})
+
+
 def pruned_slices(vault: Path, layer: str, min_norm: float) -> torch.Tensor:
     dataset = SingleKernelDataset(vault, layer, dim='mio', min_norm=min_norm)
     slices = dataset.gather(range(len(dataset)))[0]
@@ -221,8 +227,7 @@ def kernel_part(s: Settings, vaults: tuple, min_norms: dict, vaes: dict, markov:
     # conv0: the VAE and two Gaussians on the pruned slices of the held-out models
     train, test = pruned_slices(train_vault, CONV0, min_norms[CONV0]), pruned_slices(held_out_vault, CONV0, min_norms[CONV0])
     fitted = gaussians(train)
-    noises = {var: vae_loglik(trained_vae(s, 'vae7x7.json', train_vault, CONV0, min_norms[CONV0], None if var == 'train' else {'var': var}),
-                              test, s.draws) for var in NOISES}   # 'train' is configs/vae7x7.json as it is
+    noises = {var: vae_loglik(noise_vae(s, train_vault, CONV0, min_norms[CONV0], var), test, s.draws) for var in NOISES}
     vae = noises[s.dwp7_var]
     conv0 = {'VAE': vae['iwae'], **{NOISE_ROWS[var]: noises[var]['iwae'] for var in NOISES},
              **{name.replace('full-covariance', 'full-cov').replace('diagonal', 'diag'): g.log_prob(test.flatten(1).double()).mean().item()
@@ -236,8 +241,8 @@ def kernel_part(s: Settings, vaults: tuple, min_norms: dict, vaes: dict, markov:
     flat = banks_train.reshape(-1, banks_train.shape[-1])
     all_slices = torch.as_tensor(banks_test.reshape(-1, 1, 5, 5)).float()
     limit = 256 if s.quick else len(all_slices)   # quick: the plumbing, on a random 256
-    noises = {var: vae_loglik(trained_vae(s, 'vae5x5.json', train_vault, CONV1, min_norms[CONV1], {'var': var}), all_slices,
-                              min(s.draws, 100), limit=limit)['iwae'] for var in NOISES}
+    noises = {var: vae_loglik(noise_vae(s, train_vault, CONV1, min_norms[CONV1], var), all_slices, min(s.draws, 100), limit=limit)['iwae']
+              for var in NOISES}
     conv1 = {'VAE': noises[s.dwp5_var], **{NOISE_ROWS[var]: noises[var] for var in NOISES},
              'full-cov Gaussian': float(gaussian_log_density(banks_test, flat.mean(0), np.cov(flat.T, bias=True)).mean()),
              'Markov DWP': markov['iwae'], 'Markov DWP ELBO': markov['elbo'],
@@ -656,10 +661,9 @@ def main(argv=None):
     with quiet(): vaults, _ = split_vaults(zoo, s.work, s.held_out)
     min_norms = pruning(s, vaults[0])
     zoo_picture(s, vaults[0], results/'zoo_kernels.png')
-    vaes = {CONV0: trained_vae(s, 'vae7x7.json', vaults[0], CONV0, min_norms[CONV0], None if s.dwp7_var == 'train' else {'var': s.dwp7_var}),
-            CONV1: trained_vae(s, 'vae5x5.json', vaults[0], CONV1, min_norms[CONV1], {'var': s.dwp5_var})}
+    vaes = {layer: noise_vae(s, vaults[0], layer, min_norms[layer], var) for layer, var in ((CONV0, s.dwp7_var), (CONV1, s.dwp5_var))}
     # the Markov DWP's slice level starts at the 5x5 VAE with independent noise, as the committed model in results/priors did
-    markov_init = trained_vae(s, 'vae5x5.json', vaults[0], CONV1, min_norms[CONV1], {'var': s.markov_var})
+    markov_init = noise_vae(s, vaults[0], CONV1, min_norms[CONV1], s.markov_var)
     markov_dir = s.results/'priors'/('' if s.markov_var == DEFAULT_MARKOV_VAR else f'markov-{s.markov_var}')   # one model per slice level
     markov_dir.mkdir(parents=True, exist_ok=True)
     with quiet(): _, markov, _ = markov_model(Path(relative(vaults[0])), Path(relative(vaults[1])), Path(relative(markov_init)), markov_dir, s.markov_epochs,

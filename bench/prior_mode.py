@@ -9,14 +9,13 @@ posterior mean towards 0 wherever the data do not hold it.
 """
 from __future__ import annotations
 
-import argparse, math, sys
+import argparse, sys
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
 import claims as C                                                     # noqa: E402  (the claims run's paths and helpers)
-from markovdwp_nb.vae_train import load_vae                            # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 ZOOS = {  # results directory (its priors), work directory (its held-out vault), VAEs of the DWP rows
@@ -27,21 +26,11 @@ ZOOS = {  # results directory (its priors), work directory (its held-out vault),
 }
 
 
-@torch.no_grad()
-def log_density(vae, slices: torch.Tensor, draws: int) -> float:
-    "The mean IWAE estimate of log p(w) over `slices`, `draws` importance samples from the encoder."
-    q = vae.encoder(slices)
-    z = q.sample((draws,))
-    weights = vae.decoder(z).log_prob(slices) + vae.prior.log_prob(z) - q.log_prob(z)
-    return (torch.logsumexp(weights, 0) - math.log(draws)).mean().item()
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--draws', type=int, default=200, help='importance samples per slice')
     parser.add_argument('--slices', type=int, default=512, help='held-out slices per layer')
     args = parser.parse_args(argv)
-    torch.manual_seed(0)
     lines = ['| zoo | layer (VAE) | at held-out kernels | at the kernels / 4 | at 0 | kernels\' rms |', '|---|---|---|---|---|---|']
     for zoo, (results, work, vaes) in ZOOS.items():
         for layer, name in vaes.items():
@@ -49,9 +38,8 @@ def main(argv=None) -> int:
             if not (path.is_file() and vault.is_dir()):
                 print(f'prior_mode: {zoo}: {path if not path.is_file() else vault} is missing (run bench/claims.py first); skipped')
                 continue
-            vae = load_vae(path).eval()
             slices = C.pruned_slices(vault, layer, 0.0)[:args.slices]
-            at = [log_density(vae, x, args.draws) for x in (slices, slices / 4, torch.zeros_like(slices[:16]))]
+            at = [C.vae_loglik(path, x, args.draws)['iwae'] for x in (slices, slices / 4, torch.zeros_like(slices[:16]))]
             lines.append(f'| {zoo} | {layer} ({name}) | {at[0]:.1f} | {at[1]:.1f} | {at[2]:.1f} | {slices.pow(2).mean().sqrt().item():.4f} |')
     text = '# Where the kernel priors put their mass\n\n`python bench/prior_mode.py`: log p(w), nats per slice (IWAE, ' \
            f'{args.draws} draws), on {args.slices} held-out slices per layer\n\n' + '\n'.join(lines) + '\n'

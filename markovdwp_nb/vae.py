@@ -165,7 +165,6 @@ class CorrelatedNormal(Distribution):
         self.flat = MultivariateNormal(torch.zeros_like(scale_tril[:, 0]), scale_tril=scale_tril, validate_args=False)
         super().__init__(batch_shape, event_shape, validate_args=False)
 
-    def _flat(self, value: torch.Tensor) -> torch.Tensor: return value.reshape(*value.shape[:value.dim() - len(self.event_shape)], -1)
     def _factor(self, extra_dims: int = 0):
         "The factor, with `extra_dims` trailing dims of 1 (or 1.0 where there is none)."
         return 1.0 if self.factor is None else self.factor.reshape(*self.factor.shape, *[1] * extra_dims)
@@ -183,7 +182,8 @@ class CorrelatedNormal(Distribution):
         return self.loc + noise * self._factor(len(self.event_shape))
 
     def log_prob(self, value: torch.Tensor) -> torch.Tensor:
-        u = self._flat(value - self.loc)
+        u = value - self.loc
+        u = u.reshape(*u.shape[:u.dim() - len(self.event_shape)], -1)   # the flattened slices
         if self.factor is None: return self.flat.log_prob(u)
         return self.flat.log_prob(u / self._factor(1)) - u.shape[-1] * self.factor.log()
 
