@@ -24,6 +24,7 @@ Each call rewrites bench/results/claims.json, claims.md and claims.png from the 
     python bench/claims.py --parts kernels  # one part: zoo, kernels, bayes, budget, init
     python bench/claims.py --quick          # a few minutes: tiny zoo, one split, N = 50, few steps (make test runs it)
     python bench/claims.py --report         # only rewrite the results from finished runs
+    python bench/claims.py --parts bayes --priors 'init-scale normal'   # N(0, s^2) at the DWPs' scale, no shapes: no zoo needed
     python bench/claims.py --source-optimizer sgd --dwp7-var scaled --results runs/claims-sgd-results
                                             # the zoo trained by SGD (smooth kernels), its 7x7 DWP with scaled noise
 """
@@ -57,8 +58,10 @@ from markov import gaussian_log_density, kernels, markov_model, shared_mean_gaus
 
 CONV0, CONV1 = 'features.conv0', 'features.conv1'
 VD_NETS = {'truncated': 'TruncatedVDConvDigitsNet', 'sparse': 'VDConvDigitsNet'}
-PRIORS = ('standard normal', 'log-uniform', 'DWP', 'DWP + DWP init', 'Markov DWP', 'DWP on the 7x7 conv only', 'DWP, 5x5 KL x0.1')
-DEFAULT_PRIORS = PRIORS[:6]   # the last row is a diagnosis, run on request (--priors)
+PRIORS = ('standard normal', 'log-uniform', 'DWP', 'DWP + DWP init', 'Markov DWP', 'DWP on the 7x7 conv only', 'DWP, 5x5 KL x0.1',
+          'init-scale normal')
+DEFAULT_PRIORS = PRIORS[:6]   # the last rows are diagnoses, run on request (--priors)
+ZOO_FREE = ('standard normal', 'log-uniform', 'init-scale normal')   # the rows that use no source zoo (no kernel VAE, no vault)
 TEMPER = 0.1                  # the weight of the 5x5 DWP's KL term in the tempered row, relative to the ELBO's 1/N
 INITS = ('default', 'DWP', 'source kernels')
 TASKS = {'fashion5-9': {'cls': 'FashionMNIST', 'classes': [5, 6, 7, 8, 9]}, 'digits': {'cls': 'Digits', 'classes': None}}
@@ -186,7 +189,7 @@ def trained_vae(s: Settings, config: str, vault: Path, layer: str, min_norm: flo
     manifest['trainer']['max_epochs'] = s.vae_epochs.get(config, manifest['trainer']['max_epochs'])
     manifest['options']['wandb'] = False
     manifest['vae']['options'].update(overrides or {})
-    target = s.results/'priors'/f'{Path(config).stem}{"".join(f"-{k}{v}" for k, v in (overrides or {}).items())}__{layer}.pt'
+    target = vae_target(s, config, layer, overrides)
     target.parent.mkdir(parents=True, exist_ok=True)
     if target.exists() and torch.load(target, weights_only=True).get('requested_config') == manifest: return target
     if target.exists(): target.unlink()
@@ -196,10 +199,29 @@ def trained_vae(s: Settings, config: str, vault: Path, layer: str, min_norm: flo
     return target
 
 
+def vae_target(s: Settings, config: str, layer: str, overrides: dict | None = None) -> Path:
+    "Where the kernel VAE of `config` with `vae.options` `overrides` on `layer` is kept: `priors/vae5x5-varfull__features.conv1.pt`."
+    return s.results/'priors'/f'{Path(config).stem}{"".join(f"-{k}{v}" for k, v in (overrides or {}).items())}__{layer}.pt'
+
+
+def noise_settings(layer: str, var: str) -> tuple:
+    "The config and `vae.options` overrides of `layer`'s VAE with decoder noise `var` (configs/vae7x7.json's own is 'train': no override)."
+    return ('vae7x7.json', None if var == 'train' else {'var': var}) if layer == CONV0 else ('vae5x5.json', {'var': var})
+
+
 def noise_vae(s: Settings, vault: Path, layer: str, min_norm: float, var: str) -> Path:
-    "The kernel VAE of `layer` with decoder noise `var` (configs/vae7x7.json's own is 'train': no override, so its committed file name)."
-    config = 'vae7x7.json' if layer == CONV0 else 'vae5x5.json'
-    return trained_vae(s, config, vault, layer, min_norm, None if layer == CONV0 and var == 'train' else {'var': var})
+    "Train (or reuse) the kernel VAE of `layer` with decoder noise `var`."
+    config, overrides = noise_settings(layer, var)
+    return trained_vae(s, config, vault, layer, min_norm, overrides)
+
+
+def dwp_vae_paths(s: Settings) -> dict:
+    "`{layer: path}` of the VAEs of the DWP rows of `s` (`--dwp7-var`, `--dwp5-var`), trained or not."
+    paths = {}
+    for layer, var in ((CONV0, s.dwp7_var), (CONV1, s.dwp5_var)):
+        config, overrides = noise_settings(layer, var)
+        paths[layer] = vae_target(s, config, layer, overrides)
+    return paths
 
 
 def pruned_slices(vault: Path, layer: str, min_norm: float) -> torch.Tensor:
@@ -264,6 +286,7 @@ def dataset_specs(task: str, size: int, split: int) -> dict:
 
 def bnn_manifest(s: Settings, task: str, prior: str, size: int, split: int, vaes: dict, markov: Path, epochs: int) -> dict:
     "configs/fashion-dwp.json for one cell of the table."
+    vaes = vaes or dict.fromkeys((CONV0, CONV1), 'none')   # a row without a DWP (ZOO_FREE) replaces options.priors below
     manifest = load_manifest(ROOT/'configs'/'fashion-dwp.json', kind='dwp', env={'VAE7': str(vaes[CONV0]), 'VAE5': str(vaes[CONV1])})
     manifest['dataset'] = dataset_specs(task, size, split)
     manifest['feeds']['train']['steps'] = s.steps_per_epoch
@@ -274,9 +297,11 @@ def bnn_manifest(s: Settings, task: str, prior: str, size: int, split: int, vaes
     if s.lr_factor != 1: options['log_sigma2_lr_factor'] = s.lr_factor
     if s.warmup: options['kl_warmup'] = {'n_steps': s.warmup}
     if s.n_slices: options['priors'][CONV1]['n_slices'] = s.n_slices
-    if prior in ('standard normal', 'log-uniform'):
+    if prior in ZOO_FREE:
         options.update(kind='classic', priors={}, init={})
         if prior == 'log-uniform': manifest['model']['cls'] = f"<class 'markovdwp_nb.bnn.{VD_NETS[s.vd]}'>"
+        # N(0, s^2) with s the default-initialisation std of each conv layer: the scale of the DWPs' kernel_scale 'init' gauge
+        if prior == 'init-scale normal': options['normal_std'] = 'init'
     elif prior == 'DWP + DWP init': options['init'] = {CONV0: 'prior', CONV1: 'prior'}
     elif prior == 'Markov DWP': options['priors'][CONV1] = {'path': str(markov), 'kind': 'trainable'}
     elif prior == 'DWP on the 7x7 conv only': del options['priors'][CONV1]  # N(0, 1) on conv1: isolates the 7x7 DWP
@@ -486,6 +511,7 @@ def markdown(claims: dict, level: int = 1) -> str:
             if not any(cells): continue
             lines.append(f'| {prior} | ' + ' | '.join(f'{c["mean"]:.3f} ± {c["std"]:.3f} ({c["n_splits"]})' if c else '—' for c in cells) + ' |')
         lines.append('')
+        lines += claim_lines(task, by_size, sizes)
     if claims.get('kernel_loglik'):
         lines += ['**Kernel models** on held-out source models, nats per slice (higher is better)', '', '| layer | model | log-likelihood |', '|---|---|---|']
         for layer, models in claims['kernel_loglik'].items():
@@ -512,6 +538,24 @@ def markdown(claims: dict, level: int = 1) -> str:
                 lines.append(f'| {init} | ' + (f'{e["mean"]:.1f} ± {e["std"]:.1f}' if e['mean'] is not None else 'never') +
                              f' | {e["reached"]} | {e["accuracy_after_1_epoch"]:.3f} |')
     return '\n'.join(lines) + '\n'
+
+
+BASELINES = {'standard normal': 'N(0, 1)', 'log-uniform': 'log-uniform', 'init-scale normal': 'N(0, s²) at the DWP\'s scale (no shapes)'}
+
+
+def claim_lines(task: str, by_size: dict, sizes: list) -> list:
+    "The DWP's gain over each baseline in points (the difference of the two rows' means), as Markdown lines; none without a DWP row."
+    rows = []
+    for baseline, name in BASELINES.items():
+        gains = []
+        for n in sizes:
+            dwp, base = by_size[n].get('DWP'), by_size[n].get(baseline)
+            gains.append(f'{100 * (dwp["mean"] - base["mean"]):+.1f}'.replace('-', '−') if dwp and base else '—')
+        if any(g != '—' for g in gains): rows.append(f'| DWP − {name} | ' + ' | '.join(gains) + ' |')
+    if not rows: return []
+    claim = ' (the paper\'s claim: at least +2 over N(0, 1) at N = 50 and 100, and above log-uniform at every N)' if task == 'fashion5-9' else ''
+    return [f'The DWP\'s gain in ensemble accuracy over each baseline on {task}, in points{claim}', '', '| | ' + ' | '.join(f'N = {n}' for n in sizes) + ' |',
+            '|---|' + '---|' * len(sizes), *rows, '']
 
 
 def figure(claims: dict, curves: dict, path: Path):
@@ -655,20 +699,27 @@ def main(argv=None):
     torch.set_num_threads(cores())
     log(f'claims: {"quick" if s.quick else "full"} run in {s.work}; parts {", ".join(args.parts)}{" (report only)" if args.report else ""}')
 
-    log(f'[zoo] {s.n_models} DigitsNets on Fashion-MNIST 0-4 ({s.held_out} held out), their vaults, VAEs and Markov DWP')
-    start = time.time()
-    zoo = train_zoo(s, args.jobs) if train else s.work/'zoo'
-    with quiet(): vaults, _ = split_vaults(zoo, s.work, s.held_out)
-    min_norms = pruning(s, vaults[0])
-    zoo_picture(s, vaults[0], results/'zoo_kernels.png')
-    vaes = {layer: noise_vae(s, vaults[0], layer, min_norms[layer], var) for layer, var in ((CONV0, s.dwp7_var), (CONV1, s.dwp5_var))}
-    # the Markov DWP's slice level starts at the 5x5 VAE with independent noise, as the committed model in results/priors did
-    markov_init = noise_vae(s, vaults[0], CONV1, min_norms[CONV1], s.markov_var)
-    markov_dir = s.results/'priors'/('' if s.markov_var == DEFAULT_MARKOV_VAR else f'markov-{s.markov_var}')   # one model per slice level
-    markov_dir.mkdir(parents=True, exist_ok=True)
-    with quiet(): _, markov, _ = markov_model(Path(relative(vaults[0])), Path(relative(vaults[1])), Path(relative(markov_init)), markov_dir, s.markov_epochs,
-                                             n_banks=32 if s.quick else None)
-    seconds['zoo, vaults, VAEs, Markov DWP'] = time.time() - start
+    # the zoo, its vaults and priors, unless every part and row asked for does without them (N(0, 1) and the other ZOO_FREE rows)
+    needs_zoo = args.report or bool({'zoo', 'kernels', 'init'} & set(args.parts)) or any(prior not in ZOO_FREE for prior in s.priors)
+    previous = json.loads((results/'claims.json').read_text()) if (results/'claims.json').exists() else {}
+    if needs_zoo:
+        log(f'[zoo] {s.n_models} DigitsNets on Fashion-MNIST 0-4 ({s.held_out} held out), their vaults, VAEs and Markov DWP')
+        start = time.time()
+        zoo = train_zoo(s, args.jobs) if train else s.work/'zoo'
+        with quiet(): vaults, _ = split_vaults(zoo, s.work, s.held_out)
+        min_norms = pruning(s, vaults[0])
+        zoo_picture(s, vaults[0], results/'zoo_kernels.png')
+        vaes = {layer: noise_vae(s, vaults[0], layer, min_norms[layer], var) for layer, var in ((CONV0, s.dwp7_var), (CONV1, s.dwp5_var))}
+        # the Markov DWP's slice level starts at the 5x5 VAE with independent noise, as the committed model in results/priors did
+        markov_init = noise_vae(s, vaults[0], CONV1, min_norms[CONV1], s.markov_var)
+        markov_dir = s.results/'priors'/('' if s.markov_var == DEFAULT_MARKOV_VAR else f'markov-{s.markov_var}')   # one model per slice level
+        markov_dir.mkdir(parents=True, exist_ok=True)
+        with quiet(): _, markov, _ = markov_model(Path(relative(vaults[0])), Path(relative(vaults[1])), Path(relative(markov_init)), markov_dir,
+                                                 s.markov_epochs, n_banks=32 if s.quick else None)
+        seconds['zoo, vaults, VAEs, Markov DWP'] = time.time() - start
+    else:
+        log(f'[zoo] not needed: the rows {", ".join(s.priors)} use no source zoo')
+        vaults, vaes, markov, min_norms = None, None, None, previous.get('min_norm', {})
 
     claims = {'commit': git_commit(), 'command': command, 'hardware': hardware(), 'steps_per_epoch': s.steps_per_epoch,
               'protocol': (f'The paper\'s Bayesian MNIST net (GaussianConvDigitsNet, k = {s.k}, no BatchNorm, a point-estimated classifier) on N examples, Adam at lr {s.lr} (posterior log-variances at {s.lr_factor}x, '
@@ -676,7 +727,7 @@ def main(argv=None):
                            f'the log-uniform row with {s.vd} variational dropout, the 7x7 and 5x5 DWPs\' VAEs with {s.dwp7_var} and {s.dwp5_var} decoder noise, the 5x5 DWP\'s penalty on {s.n_slices or "all"} slices per step, the Markov DWP\'s slice level from the 5x5 VAE with {s.markov_var} noise, '
                            f'the DWPs at kernel_scale {s.kernel_scale!r}, 10-sample ensemble; '
                            f'source zoo of {s.n_models - s.held_out} models (+{s.held_out} held out) of {s.source_epochs} epochs each (configs/{s.source_config}), slices below '
-                           f'{s.min_norm} x the median norm pruned ({", ".join(f"{k}: {v:.3g}" for k, v in min_norms.items())})'),
+                           f'{s.min_norm} x the median norm pruned ({", ".join(f"{k}: {v:.3g}" for k, v in min_norms.items()) or "not measured by this run"})'),
               'min_norm': min_norms}
     if 'kernels' in args.parts and train:
         start = time.time()
@@ -712,7 +763,7 @@ def main(argv=None):
     for prior in PRIORS:
         pair = [read_record(s, 'fashion5-9', budget_n, prior, 0, e) for e in (s.epochs, 2 * s.epochs)]
         if all(pair): claims['budget']['accuracy'][prior] = {f'{s.steps} steps': pair[0]['accuracy'], f'{2 * s.steps} steps': pair[1]['accuracy']}
-    previous = json.loads((results/'claims.json').read_text()).get('epochs_to_target') if (results/'claims.json').exists() else None
+    previous = previous.get('epochs_to_target')
     if 'init' in args.parts or (s.work/'plain').exists():
         claims['epochs_to_target'], _ = init_part(s)
         if 'default' not in claims['epochs_to_target'] and previous: claims['epochs_to_target'] = previous  # none of its runs here

@@ -9,7 +9,7 @@ posterior mean towards 0 wherever the data do not hold it.
 """
 from __future__ import annotations
 
-import argparse, sys
+import argparse, shlex, sys
 from pathlib import Path
 
 import torch
@@ -18,11 +18,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 import claims as C                                                     # noqa: E402  (the claims run's paths and helpers)
 
 ROOT = Path(__file__).resolve().parents[1]
-ZOOS = {  # results directory (its priors), work directory (its held-out vault), VAEs of the DWP rows
-    'committed zoo (Adam)': ('bench/results', 'runs/claims-fashion/full__models12',
-                             {C.CONV0: 'vae7x7__features.conv0.pt', C.CONV1: 'vae5x5-varfull__features.conv1.pt'}),
-    'SGD zoo': ('bench/results/source-sgd', 'runs/claims-fashion/full__models12__source-sgd',
-                {C.CONV0: 'vae7x7-varscaled__features.conv0.pt', C.CONV1: 'vae5x5-varscaled__features.conv1.pt'}),
+ZOOS = {  # the bench/claims.py options of each zoo: its results (the DWP rows' VAEs) and work directory (its held-out vault)
+    'committed zoo (Adam)': [],
+    'SGD zoo': ['--source-optimizer', 'sgd', '--dwp7-var', 'scaled', '--dwp5-var', 'scaled'],
 }
 
 
@@ -31,20 +29,25 @@ def main(argv=None) -> int:
     parser.add_argument('--draws', type=int, default=200, help='importance samples per slice')
     parser.add_argument('--slices', type=int, default=512, help='held-out slices per layer')
     args = parser.parse_args(argv)
+    missing = []
     lines = ['| zoo | layer (VAE) | at held-out kernels | at the kernels / 4 | at 0 | kernels\' rms |', '|---|---|---|---|---|---|']
-    for zoo, (results, work, vaes) in ZOOS.items():
-        for layer, name in vaes.items():
-            path, vault = ROOT/results/'priors'/name, ROOT/work/'kernels__held-out-models'
+    for zoo, options in ZOOS.items():
+        s = C.Settings(C.parse(options))
+        for layer, path in C.dwp_vae_paths(s).items():
+            name, vault = path.name, s.work/'kernels__held-out-models'
             if not (path.is_file() and vault.is_dir()):
-                print(f'prior_mode: {zoo}: {path if not path.is_file() else vault} is missing (run bench/claims.py first); skipped')
+                missing.append(f'prior_mode: {zoo}: {path if not path.is_file() else vault} is missing (run bench/claims.py {shlex.join(options)} first)')
                 continue
             slices = C.pruned_slices(vault, layer, 0.0)[:args.slices]
             at = [C.vae_loglik(path, x, args.draws)['iwae'] for x in (slices, slices / 4, torch.zeros_like(slices[:16]))]
             lines.append(f'| {zoo} | {layer} ({name}) | {at[0]:.1f} | {at[1]:.1f} | {at[2]:.1f} | {slices.pow(2).mean().sqrt().item():.4f} |')
     text = '# Where the kernel priors put their mass\n\n`python bench/prior_mode.py`: log p(w), nats per slice (IWAE, ' \
            f'{args.draws} draws), on {args.slices} held-out slices per layer\n\n' + '\n'.join(lines) + '\n'
-    (ROOT/'bench'/'results'/'prior_mode.md').write_text(text)
     print(text)
+    if missing:   # a partial table never replaces the committed one
+        print('\n'.join(dict.fromkeys(missing)) + '\nprior_mode: bench/results/prior_mode.md left as it was')
+        return 1
+    (ROOT/'bench'/'results'/'prior_mode.md').write_text(text)
     return 0
 
 

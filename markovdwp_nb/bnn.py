@@ -26,7 +26,7 @@ from .data import get_dataloaders
 from .models import CIFARNet, DigitsNet
 from .nn import (Conv2dGaussian, Conv2dVD, Conv2dVDTruncated, LinearGaussian, LinearVD, SeedConv2dVD, TruncatedVDLayer,
                              VDLayer, bayesian_layers, sparsity_report)
-from .priors import LogUniformPrior, StandardNormalPrior, check_prior_specs, check_priors, load_priors
+from .priors import LogUniformPrior, StandardNormalPrior, check_prior_specs, check_priors, default_init_std, load_priors
 from .callbacks import (KLAnneal, KLPenalty, PriorInit, SparsityMetrics, evaluate_ensemble,
                                     prior_parameters, prior_splitter)
 from .snapshot import SnapshotError
@@ -37,9 +37,10 @@ from .training import (FailOnNaN, LinearLRDecay, StageRun, WANDB_PROJECT, run_st
 __all__ = ['BayesDigitsNet', 'BayesDigitsNetVD', 'BayesConvDigitsNet', 'BayesCIFARNetGaussian', 'BayesCIFARNet',
            'BayesCIFARNetVD', 'EXPERIMENT_KINDS', 'OPTIONS', 'GaussianDigitsNet', 'VDDigitsNet',
            'GaussianConvDigitsNet', 'VDConvDigitsNet', 'TruncatedVDConvDigitsNet', 'GaussianConvCIFARNet',
-           'VDConvCIFARNet', 'classic_priors', 'experiment_kind', 'experiment_priors', 'conv_layer_names', 'init_spec',
-           'apply_overrides', 'check_options', 'kl_warmup', 'lr_factor', 'check_dwp_manifest', 'log_sigma2_splitter',
-           'dwp_learner', 'prior_states', 'load_prior_states', 'results_of', 'train_dwp', 'summary', 'cli_dwp']
+           'VDConvCIFARNet', 'normal_std', 'classic_priors', 'experiment_kind', 'experiment_priors', 'conv_layer_names',
+           'init_spec', 'apply_overrides', 'check_options', 'kl_warmup', 'lr_factor', 'check_dwp_manifest',
+           'log_sigma2_splitter', 'dwp_learner', 'prior_states', 'load_prior_states', 'results_of', 'train_dwp',
+           'summary', 'cli_dwp']
 
 # %% ../nbs/14_bnn.ipynb #121caf69
 class GaussianDigitsNet(DigitsNet):
@@ -79,11 +80,22 @@ BayesCIFARNetGaussian, BayesCIFARNet, BayesCIFARNetVD = GaussianConvCIFARNet, VD
 # %% ../nbs/14_bnn.ipynb #66944d63
 EXPERIMENT_KINDS = ('classic', 'implicit')
 OPTIONS = {'lr', 'coef', 'kind', 'priors', 'init', 'reset_logsigma2', 'n_samples', 'kl_warmup', 'wandb',
-           'log_sigma2_lr_factor'}
+           'log_sigma2_lr_factor', 'normal_std'}
 
-def classic_priors(model: nn.Module) -> dict:
-    "`{layer: prior}`: the standard normal prior for Gaussian layers, the log-uniform one for VD layers."
-    return {name: LogUniformPrior() if isinstance(layer, (VDLayer, TruncatedVDLayer)) else StandardNormalPrior()
+@at('options.normal_std')
+def normal_std(value=1.0) -> float | str:
+    "`options.normal_std`: a positive finite number, or `'init'` (each layer's default-initialisation std, the DWPs' `kernel_scale` gauge)."
+    if value == 'init': return 'init'
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
+        raise SpecError(f'expected a positive number or "init", got {value!r}')
+    return float(value)
+
+def classic_priors(model: nn.Module, std: float | str = 1.0) -> dict:
+    """`{layer: prior}`: N(0, `std`^2) for Gaussian layers (`std='init'`: each layer's default-initialisation std), the
+    log-uniform prior for VD layers."""
+    std = normal_std(std)
+    return {name: LogUniformPrior() if isinstance(layer, (VDLayer, TruncatedVDLayer))
+            else StandardNormalPrior(default_init_std(layer) if std == 'init' else std)
             for name, layer in bayesian_layers(model).items()}
 
 def experiment_kind(options: dict) -> str:
@@ -95,7 +107,7 @@ def experiment_kind(options: dict) -> str:
 
 def experiment_priors(model: nn.Module, options: dict, priors_kind: str | None = None) -> dict:
     "The prior of every Bayesian layer of `model` for the manifest `options` (implicit priors in mode `priors_kind`)."
-    priors = classic_priors(model)
+    priors = classic_priors(model, options.get('normal_std', 1.0))
     if experiment_kind(options) == 'implicit':
         with at('options.priors'): priors.update(check_priors(model, load_priors(options['priors'], kind=priors_kind)))
     return priors
@@ -156,13 +168,14 @@ def lr_factor(value) -> float:
 @stage_check('dwp')
 def check_dwp_manifest(manifest: dict):
     """The DWP stage's own checks of its `options`, run by `validate_manifest` (so by `markovdwp check`, and by `markovdwp dwp`
-    before anything is built): known keys, `lr`, `kind` and `priors`, `kl_warmup`, `log_sigma2_lr_factor`, `n_samples`, `wandb`."""
+    before anything is built): known keys, `lr`, `kind` and `priors`, `kl_warmup`, `log_sigma2_lr_factor`, `normal_std`, `n_samples`, `wandb`."""
     options = manifest['options']
     check_options(options)
     if experiment_kind(options) == 'implicit':
         with at('options.priors'): check_prior_specs(options['priors'])   # keys and values; no file is read
     kl_warmup(options.get('kl_warmup'))
     lr_factor(options.get('log_sigma2_lr_factor', 1.0))
+    normal_std(options.get('normal_std', 1.0))
     if 'n_samples' in options: check_number(options['n_samples'], 'options.n_samples', integer=True, positive=True)
     wandb_mode(options, env={})
 
