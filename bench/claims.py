@@ -569,7 +569,7 @@ def figure(claims: dict, curves: dict, path: Path):
             points = [(int(n), by_size[n][prior]) for n in sorted(by_size, key=int) if prior in by_size[n]]
             if not points: continue
             ax.errorbar([n * (1 + 0.02 * (i - 2)) for n, _ in points], [p['mean'] for _, p in points], [p['std'] for _, p in points],
-                        marker='o', capsize=3, label=prior)
+                        marker='o', capsize=3, label=prior, color=f'C{i}')   # one colour per row in every panel
         sizes = sorted(int(n) for n in by_size)
         ax.set_xscale('log'); ax.minorticks_off(); ax.set_xticks(sizes); ax.set_xticklabels([str(n) for n in sizes])
         ax.set_xlim(sizes[0] / 1.3, sizes[-1] * 1.3)
@@ -582,7 +582,7 @@ def figure(claims: dict, curves: dict, path: Path):
         for prior, runs in curves[task][size].items():
             runs = np.array([[np.nan if a is None else a for a in run] for run in runs], dtype=float)
             steps = (np.arange(runs.shape[1]) + 1) * claims['steps_per_epoch']
-            ax.plot(steps, np.nanmean(runs, 0), label=prior)
+            ax.plot(steps, np.nanmean(runs, 0), label=prior, color=f'C{PRIORS.index(prior)}')
         ax.set_xlabel('full-batch steps'); ax.set_ylabel('test accuracy (posterior means)'); ax.set_title(f'{task}, N = {size}: training curves')
         ax.grid(alpha=0.3)
     fig.tight_layout(); fig.savefig(path, dpi=90); plt.close(fig)
