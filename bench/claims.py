@@ -191,12 +191,31 @@ def trained_vae(s: Settings, config: str, vault: Path, layer: str, min_norm: flo
     manifest['vae']['options'].update(overrides or {})
     target = vae_target(s, config, layer, overrides)
     target.parent.mkdir(parents=True, exist_ok=True)
-    if target.exists() and torch.load(target, weights_only=True).get('requested_config') == manifest: return target
-    if target.exists(): target.unlink()
+    if target.exists():
+        saved = torch.load(target, weights_only=True).get('requested_config')
+        if same_vae_manifest(saved, manifest):
+            if saved != manifest: log(f'  {relative(target)}: reused (its pruning threshold {saved["dataset"]["single"]["min_norm"]:.6g}, '
+                                      f'this zoo\'s {min_norm:.6g}: a retrained zoo is not bit for bit the same)')
+            return target
+        target.unlink()
     start = time.time()
     with quiet(): last = train_vae(manifest, target=target, seed=0, device='cpu').history[-1]
     log(f'  {config} on {layer}: {manifest["trainer"]["max_epochs"]} epochs in {time.time() - start:.0f}s, active units {last.get("active_units")}')
     return target
+
+
+MIN_NORM_RTOL = 0.01   # pruning thresholds this close name the same VAE (a zoo trained again differs in the last bits)
+
+
+def same_vae_manifest(saved: dict | None, manifest: dict) -> bool:
+    "Whether the VAE trained from the manifest `saved` is the one `manifest` asks for: equal, but for a pruning threshold within `MIN_NORM_RTOL`."
+    if saved == manifest: return True
+    if not isinstance(saved, dict): return False
+    threshold = lambda m: m.get('dataset', {}).get('single', {}).get('min_norm')
+    rest = lambda m: {**m, 'dataset': {**m['dataset'], 'single': {k: v for k, v in m['dataset']['single'].items() if k != 'min_norm'}}}
+    a, b = threshold(saved), threshold(manifest)
+    return (isinstance(a, float) and isinstance(b, float) and math.isclose(a, b, rel_tol=MIN_NORM_RTOL)
+            and rest(saved) == rest(manifest))
 
 
 def vae_target(s: Settings, config: str, layer: str, overrides: dict | None = None) -> Path:
