@@ -18,7 +18,7 @@ a whole buy likelihood?
      noise, both Gaussian, fitted by moments), scored exactly: how much a filter's slices tell about each other when
      the dependence is a shared offset; and the same per input channel.
 Prints the table; no pass/fail (there is no target yet: this measures the offline zoo)."""
-import argparse, json, math, sys, time
+import argparse, hashlib, json, math, sys, time
 from pathlib import Path
 
 import numpy as np
@@ -47,12 +47,22 @@ def markov_model(vault: Path, held_out: Path, init: Path, work: Path, epochs: in
     if n_banks is not None: manifest['dataset']['train']['n_banks'] = n_banks
     manifest['options']['wandb'] = False  # no W&B run for a benchmark
     target = work/f'markov5x5__{LAYER}__e{epochs}.pt'
+    inputs, stamp = markov_inputs(vault, held_out, init), target.with_suffix('.inputs.json')
     if target.exists():
-        if torch.load(target, weights_only=True).get('config') == manifest: return load_markov(target), target, None
+        # the same manifest names the same files; the stamp (where there is one) says they still hold what the model was trained on
+        recorded = json.loads(stamp.read_text()) if stamp.is_file() else None
+        if torch.load(target, weights_only=True).get('config') == manifest and recorded in (None, inputs): return load_markov(target), target, None
         target.unlink()
     start = time.time()
     with quiet(): train_markov(manifest, target=target, seed=0, device='cpu')
+    stamp.write_text(json.dumps(inputs, indent=1))
     return load_markov(target), target, time.time() - start
+
+
+def markov_inputs(vault: Path, held_out: Path, init: Path) -> dict:
+    "What a Markov DWP was trained from: the sha256 of its initial VAE's file and of the two vaults' meta.json (their sources and layers)."
+    digest = lambda path: hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    return {'init': digest(init), 'vault': digest(Path(vault)/'meta.json'), 'held_out': digest(Path(held_out)/'meta.json')}
 
 
 def kernels(vault: Path) -> np.ndarray:
