@@ -234,10 +234,15 @@ def noise_vae(s: Settings, vault: Path, layer: str, min_norm: float, var: str) -
     return trained_vae(s, config, vault, layer, min_norm, overrides)
 
 
+def dwp_noises(s: Settings) -> tuple:
+    "`(layer, decoder noise)` of the DWP rows' VAEs: `--dwp7-var` on conv0, `--dwp5-var` on conv1."
+    return (CONV0, s.dwp7_var), (CONV1, s.dwp5_var)
+
+
 def dwp_vae_paths(s: Settings) -> dict:
-    "`{layer: path}` of the VAEs of the DWP rows of `s` (`--dwp7-var`, `--dwp5-var`), trained or not."
+    "`{layer: path}` of the VAEs of the DWP rows of `s`, trained or not."
     paths = {}
-    for layer, var in ((CONV0, s.dwp7_var), (CONV1, s.dwp5_var)):
+    for layer, var in dwp_noises(s):
         config, overrides = noise_settings(layer, var)
         paths[layer] = vae_target(s, config, layer, overrides)
     return paths
@@ -728,7 +733,7 @@ def main(argv=None):
         with quiet(): vaults, _ = split_vaults(zoo, s.work, s.held_out)
         min_norms = pruning(s, vaults[0])
         zoo_picture(s, vaults[0], results/'zoo_kernels.png')
-        vaes = {layer: noise_vae(s, vaults[0], layer, min_norms[layer], var) for layer, var in ((CONV0, s.dwp7_var), (CONV1, s.dwp5_var))}
+        vaes = {layer: noise_vae(s, vaults[0], layer, min_norms[layer], var) for layer, var in dwp_noises(s)}
         # the Markov DWP's slice level starts at the 5x5 VAE with independent noise, as the committed model in results/priors did
         markov_init = noise_vae(s, vaults[0], CONV1, min_norms[CONV1], s.markov_var)
         markov_dir = s.results/'priors'/('' if s.markov_var == DEFAULT_MARKOV_VAR else f'markov-{s.markov_var}')   # one model per slice level
