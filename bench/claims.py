@@ -62,6 +62,7 @@ PRIORS = ('standard normal', 'log-uniform', 'DWP', 'DWP + DWP init', 'Markov DWP
           'init-scale normal')
 DEFAULT_PRIORS = PRIORS[:6]   # the last rows are diagnoses, run on request (--priors)
 ZOO_FREE = ('standard normal', 'log-uniform', 'init-scale normal')   # the rows that use no source zoo (no kernel VAE, no vault)
+CONV0_ONLY = ('DWP on the 7x7 conv only',)   # the rows with a DWP on conv0 and N(0, 1) on conv1: they use no 5x5 VAE
 TEMPER = 0.1                  # the weight of the 5x5 DWP's KL term in the tempered row, relative to the ELBO's 1/N
 INITS = ('default', 'DWP', 'source kernels')
 TASKS = {'fashion5-9': {'cls': 'FashionMNIST', 'classes': [5, 6, 7, 8, 9]}, 'digits': {'cls': 'Digits', 'classes': None}}
@@ -267,7 +268,7 @@ def kernel_part(s: Settings, vaults: tuple, min_norms: dict, vaes: dict, markov:
     key = {'vaes': {k: relative(v) for k, v in vaes.items()}, 'min_norms': min_norms, 'draws': s.draws, 'markov_epochs': s.markov_epochs,
            **({'markov_var': s.markov_var} if s.markov_var != DEFAULT_MARKOV_VAR else {}),
            'rows': 5}  # the version of the comparison (5: every noise model of each VAE; 'VAE' is the one the DWP uses)
-    if cached.exists() and json.loads(cached.read_text())['key'] == key: return json.loads(cached.read_text())['result']
+    if cached.exists() and json.loads(cached.read_text())['key'] == key: return with_dwp_vae(s, json.loads(cached.read_text())['result'])
     train_vault, held_out_vault = vaults
     start = time.time()
     # conv0: the VAE and two Gaussians on the pruned slices of the held-out models
@@ -275,7 +276,7 @@ def kernel_part(s: Settings, vaults: tuple, min_norms: dict, vaes: dict, markov:
     fitted = gaussians(train)
     noises = {var: vae_loglik(noise_vae(s, train_vault, CONV0, min_norms[CONV0], var), test, s.draws) for var in NOISES}
     vae = noises[s.dwp7_var]
-    conv0 = {'VAE': vae['iwae'], **{NOISE_ROWS[var]: noises[var]['iwae'] for var in NOISES},
+    conv0 = {**{NOISE_ROWS[var]: noises[var]['iwae'] for var in NOISES},
              **{name.replace('full-covariance', 'full-cov').replace('diagonal', 'diag'): g.log_prob(test.flatten(1).double()).mean().item()
                 for name, g in fitted.items()},
              'active_units': vae['active_units'], 'n_train_slices': len(train), 'n_held_out_slices': len(test)}
@@ -289,15 +290,27 @@ def kernel_part(s: Settings, vaults: tuple, min_norms: dict, vaes: dict, markov:
     limit = 256 if s.quick else len(all_slices)   # quick: the plumbing, on a random 256
     noises = {var: vae_loglik(noise_vae(s, train_vault, CONV1, min_norms[CONV1], var), all_slices, min(s.draws, 100), limit=limit)['iwae']
               for var in NOISES}
-    conv1 = {'VAE': noises[s.dwp5_var], **{NOISE_ROWS[var]: noises[var] for var in NOISES},
+    conv1 = {**{NOISE_ROWS[var]: noises[var] for var in NOISES},
              'full-cov Gaussian': float(gaussian_log_density(banks_test, flat.mean(0), np.cov(flat.T, bias=True)).mean()),
              'Markov DWP': markov['iwae'], 'Markov DWP ELBO': markov['elbo'],
              'filter random-effects Gaussian': shared_mean_gaussian(banks_train, banks_test),
              'input-channel random-effects Gaussian': shared_mean_gaussian(banks_train.transpose(0, 2, 1, 3), banks_test.transpose(0, 2, 1, 3)),
              'n_held_out_slices': int(len(all_slices))}
-    result = {'conv1': conv0, 'conv2': conv1, 'seconds': time.time() - start}  # the issue's names: conv1 = features.conv0
+    result = with_dwp_vae(s, {'conv1': conv0, 'conv2': conv1, 'seconds': time.time() - start})  # the issue's names: conv1 = features.conv0
     cached.write_text(json.dumps({'key': key, 'result': result}, indent=1))
     return result
+
+
+def with_dwp_vae(s: Settings, kernel_loglik: dict) -> dict:
+    """`kernel_loglik` with each layer's row 'VAE' (first) the score of the VAE that the DWP of `s` uses (`--dwp7-var`, `--dwp5-var`),
+    whichever run measured it; a cache of an older comparison without that VAE's noise row keeps its 'VAE' only for the default."""
+    for layer, var, default in (('conv1', s.dwp7_var, DEFAULT_DWP7_VAR), ('conv2', s.dwp5_var, DEFAULT_DWP5_VAR)):
+        row = kernel_loglik.get(layer)
+        if not row: continue
+        rest = {name: value for name, value in row.items() if name != 'VAE'}
+        if NOISE_ROWS[var] in rest: kernel_loglik[layer] = {'VAE': rest[NOISE_ROWS[var]], **rest}
+        elif var != default: kernel_loglik[layer] = rest
+    return kernel_loglik
 
 
 # ----------------------------------------------------------------------------------------------- Bayesian nets
@@ -328,7 +341,7 @@ def bnn_manifest(s: Settings, task: str, prior: str, size: int, split: int, vaes
         if prior == 'init-scale normal': options['normal_std'] = 'init'
     elif prior == 'DWP + DWP init': options['init'] = {CONV0: 'prior', CONV1: 'prior'}
     elif prior == 'Markov DWP': options['priors'][CONV1] = {'path': str(markov), 'kind': 'trainable'}
-    elif prior == 'DWP on the 7x7 conv only': del options['priors'][CONV1]  # N(0, 1) on conv1: isolates the 7x7 DWP
+    elif prior in CONV0_ONLY: del options['priors'][CONV1]  # N(0, 1) on conv1: isolates the 7x7 DWP
     elif prior == 'DWP, 5x5 KL x0.1':  # the 5x5 DWP's KL term at TEMPER / N instead of 1 / N (a tempered prior on conv1)
         options['coef'] = {**options.get('coef', {'task.nll': 1.0, 'model.kl_div': 'dataset'}), f'model.kl_div.{CONV1}': TEMPER / size}
     if s.kernel_scale != 'source':
@@ -349,8 +362,8 @@ def run_dir(s: Settings, task: str, size: int, prior: str, split: int, epochs: i
                 + (f'-ks{s.kernel_scale}' if s.kernel_scale != 'source' else '')
                 + (f'-zoo{s.n_models}' if s.n_models != DEFAULT_MODELS and not s.quick else '')   # another zoo, other cells
                 + (f'-heldout{s.held_out}' if s.held_out != DEFAULT_HELD_OUT and not s.quick else ''))   # other priors, other cells
-    # which 5x5 VAE the DWP rows use; the 7x7-only row has none, so its cells keep the default's name under every --dwp5-var
-    dwp = f'__dwp5-{s.dwp5_var if prior != "DWP on the 7x7 conv only" else DEFAULT_DWP5_VAR}' if 'DWP' in prior else ''
+    # which 5x5 VAE the DWP rows use; the CONV0_ONLY rows use none, so their cells keep the default's name under every --dwp5-var
+    dwp = f'__dwp5-{DEFAULT_DWP5_VAR if prior in CONV0_ONLY else s.dwp5_var}' if 'DWP' in prior else ''
     if 'DWP' in prior and s.dwp7_var != DEFAULT_DWP7_VAR: dwp += f'__dwp7-{s.dwp7_var}'   # and which 7x7 VAE, if not the first one
     if prior == 'Markov DWP' and s.markov_var != DEFAULT_MARKOV_VAR: dwp += f'__markov-{s.markov_var}'   # and which slice level
     if prior == 'log-uniform' and s.vd != 'sparse': dwp = f'__vd-{s.vd}'   # the sparse VD cells keep their old names
@@ -382,10 +395,18 @@ def _train_one(manifest: dict, target: str, record: str, seed: int, threads: int
         return f'{net_name(target)}: FAILED ({str(exc).splitlines()[0]}), {time.time() - start:.0f}s'
     summary = {'accuracy': results['ensemble']['accuracy'], 'nll': results['ensemble']['nll'], 'seed': results['seed'],
                'seconds': results['seconds'], 'n_train': results['n_train'], 'curve': [row.get('accuracy') for row in results['history']],
-               'conv2_posterior': conv_posterior(Path(target)), 'manifest': manifest}
+               'conv2_posterior': conv_posterior(Path(target)),
+               'train_terms': train_terms(results['history']),
+               'manifest': manifest}
     tmp = Path(record).with_suffix('.tmp')
     tmp.write_text(json.dumps(summary, indent=1)); os.replace(tmp, record)
     return f'{net_name(target)}: ensemble accuracy {summary["accuracy"]:.3f}, {time.time() - start:.0f}s'
+
+
+def train_terms(history: list) -> dict:
+    """The last epoch's training terms per example of a Bayesian net's `history`: the task's NLL beside each layer's KL / N, i.e.
+    how much of the negative ELBO is data (`{'task.nll': ..., 'model.kl_div.features.conv0': ..., ...}`)."""
+    return {k[len('train_'):]: v for k, v in history[-1].items() if k.startswith('train_') and k != 'train_loss'}
 
 
 def net_name(target) -> str:
@@ -706,6 +727,7 @@ def rerun(record_path: Path) -> int:
     print(f'claims: re-ran {task}, N = {size}, {prior}, seed {record["seed"]} in {time.time() - start:.0f}s: ensemble accuracy '
           f'{accuracy:.4f}; the record {record["accuracy"]:.4f}; the table {cell["mean"]:.4f} ± {cell["std"]:.4f} ({cell["n_splits"]} splits): '
           + ('within' if ok else 'NOT within') + f' {tolerance:.4f} of the mean')
+    print('claims: its last epoch\'s training terms per example: ' + ', '.join(f'{k} {v:.4g}' for k, v in train_terms(run.history).items()))
     return 0 if ok else 1
 
 
@@ -759,12 +781,7 @@ def main(argv=None):
         claims['kernel_loglik'] = kernel_part(s, vaults, min_norms, vaes, markov)
         seconds['kernels'] = time.time() - start
     elif (s.results/'kernel_loglik.json').exists():
-        claims['kernel_loglik'] = json.loads((s.results/'kernel_loglik.json').read_text())['result']
-        # 'VAE' is the DWP's own VAE: the row of this run's --dwp7-var / --dwp5-var (measured by a run with other ones)
-        for layer, var in (('conv1', s.dwp7_var), ('conv2', s.dwp5_var)):
-            row = claims['kernel_loglik'].get(layer, {})
-            if NOISE_ROWS[var] in row: row['VAE'] = row[NOISE_ROWS[var]]
-            elif var != (DEFAULT_DWP7_VAR if layer == 'conv1' else DEFAULT_DWP5_VAR): row.pop('VAE', None)   # an older cache: not this VAE
+        claims['kernel_loglik'] = with_dwp_vae(s, json.loads((s.results/'kernel_loglik.json').read_text())['result'])
     # the nets of the bayes, budget and init parts go to one process pool, the longest first (no pool waits for another's last net)
     jobs, parts = [], [part for part in ('budget', 'bayes', 'init') if part in args.parts and train]
     if 'budget' in parts:

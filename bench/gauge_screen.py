@@ -1,0 +1,135 @@
+"""Per-layer gauges of the DWP (issue 14's diagnosis): is there a scale of the 7x7 and 5x5 priors at which the DWP beats N(0, 1)
+on fashion5-9 at N = 100, where the committed 'init' gauge loses by 2 points?
+
+Each variant puts the committed DWP's VAEs on conv0 and conv1 at a multiple of the 'init' gauge (`kernel_scale` c = the layer's
+default-initialisation std / the prior's rms), or N(0, 1) on a layer (`-`), and trains the Bayesian nets of the committed
+protocol (configs/fashion-dwp.json as `bench/claims.py` sets it up: 2,000 full-batch steps, Adam at 1e-3, log sigma^2 from -10)
+on the committed splits. The table sets them beside the committed cells of N(0, 1), the DWP ('init' on both) and the DWP on
+the 7x7 conv only, split by split. Runs are cached under runs/gauge-screen (re-run the same command to continue); the records go
+to bench/results/gauge-screen/cells, what was run to screen.json beside them, and the table to README.md there and to the README.
+
+    python bench/gauge_screen.py                                   # the committed variants, N = 100, splits 0-1
+    python bench/gauge_screen.py --variants 1:2 2:2 --sizes 50 100 --splits 0 1 2
+"""
+from __future__ import annotations
+
+import argparse, json, math, shlex, sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+import claims as C                                                     # noqa: E402  (the claims run's paths, manifests and workers)
+from markovdwp_nb.bnn import BayesConvDigitsNet                        # noqa: E402
+from markovdwp_nb.priors import check_priors, load_priors              # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = C.RESULTS/'gauge-screen'
+WORK = ROOT/'runs'/'gauge-screen'
+TASK = 'fashion5-9'
+VARIANTS = ('1:2', '1:4', '4:-')   # conv0:conv1, multiples of the 'init' gauge; '-' is N(0, 1) on that layer
+COMMITTED = {'N(0, 1)': 'standard_normal', "DWP ('init' on both)": 'DWP__dwp5-full', 'DWP on the 7x7 conv only': 'DWP_on_the_7x7_conv_only__dwp5-full'}
+
+
+def variant(text: str) -> tuple:
+    "'1:4' -> (1.0, 4.0); '4:-' -> (4.0, None)."
+    try:
+        parts = [None if p == '-' else float(p) for p in text.split(':')]
+        if len(parts) != 2 or any(p is not None and not 0 < p < math.inf for p in parts) or parts == [None, None]: raise ValueError
+    except ValueError: raise argparse.ArgumentTypeError(f'expected conv0:conv1 multiples of the init gauge (a positive number or -), got {text!r}')
+    return tuple(parts)
+
+
+def init_gauges(s: C.Settings, manifest: dict) -> dict:
+    "`{layer: c}` of the 'init' gauge of the committed DWP's priors on the table's net."
+    model = BayesConvDigitsNet(n_classes=len(C.TASKS[TASK]['classes']), k=s.k, norm=False)
+    return {name: prior.kernel_scale for name, prior in check_priors(model, load_priors(manifest['options']['priors'])).items()}
+
+
+def cell_manifest(s: C.Settings, vaes: dict, gauges: dict, multiples: tuple, size: int, split: int) -> dict:
+    "The committed DWP row's manifest with each layer's gauge at its multiple of 'init', or N(0, 1) on it."
+    manifest = C.bnn_manifest(s, TASK, 'DWP', size, split, vaes, None, s.epochs)
+    priors = manifest['options']['priors']
+    for layer, multiple in zip((C.CONV0, C.CONV1), multiples):
+        if multiple is None: del priors[layer]
+        else: priors[layer]['kernel_scale'] = gauges[layer] * multiple
+    return manifest
+
+
+def accuracy(path: Path):
+    return json.loads(path.read_text())['accuracy'] if path.is_file() else None
+
+
+def name(multiples) -> str:
+    "(4.0, None) -> '4:-'."
+    return ':'.join('-' if m is None else f'{m:g}' for m in multiples)
+
+
+def cell_record(multiples, size: int, split: int) -> Path:
+    "Where the record of one net goes: `cells/conv0-4_conv1-N01/n100/split0.json`."
+    folder = '_'.join(f'{layer}-{"N01" if m is None else f"{m:g}"}' for layer, m in zip(('conv0', 'conv1'), multiples))
+    return RESULTS/'cells'/folder/f'n{size}'/f'split{split}.json'
+
+
+def rows(screen: dict) -> dict:
+    """`{(prior, N): [accuracy per split, None where not run]}` of the screen from the records on disk: the committed cells of
+    N(0, 1), the DWP and the 7x7-only DWP, then each variant (`screen` is the `screen.json` that `main` writes)."""
+    table = {}
+    for size in screen['sizes']:
+        for label, folder in COMMITTED.items():
+            table[label, size] = [accuracy(ROOT/screen['committed']/f'n{size}'/folder/f'split{k}.json') for k in screen['splits']]
+        for multiples in screen['variants']:
+            table[f'DWP at {name(multiples)}', size] = [accuracy(cell_record(multiples, size, k)) for k in screen['splits']]
+    return table
+
+
+def mean(values: list):
+    done = [v for v in values if v is not None]
+    return sum(done) / len(done) if done else None
+
+
+def markdown(screen: dict) -> str:
+    "The screen's table, split by split, with the command and the gauges."
+    gauges, splits = screen['gauges'], screen['splits']
+    lines = [f"`{screen['command']}`. The 'init' gauge is c = {gauges['conv0']:.3g} on conv0 (7x7) and {gauges['conv1']:.3g} on conv1 "
+             '(5x5); the variant a:b puts conv0 at a and conv1 at b times it (-: N(0, 1) on that layer). Ensemble test accuracy on '
+             'fashion5-9 in the committed protocol, on the committed splits:', '',
+             '| prior | N | ' + ' | '.join(f'split {k}' for k in splits) + ' | mean |', '|---|---|' + '---|' * (len(splits) + 1)]
+    cell = lambda v: '—' if v is None else f'{v:.3f}'
+    for (label, size), values in rows(screen).items():
+        lines.append(f'| {label} | {size} | ' + ' | '.join(map(cell, values)) + f' | {cell(mean(values))} |')
+    return '\n'.join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--variants', nargs='+', type=variant, default=[variant(v) for v in VARIANTS],
+                        help=f'conv0:conv1 multiples of the init gauge, - for N(0, 1) on that layer (default: {" ".join(VARIANTS)})')
+    parser.add_argument('--sizes', nargs='+', type=int, default=[100])
+    parser.add_argument('--splits', nargs='+', type=int, default=[0, 1])
+    parser.add_argument('--jobs', type=int, default=2)
+    args = parser.parse_args(argv)
+    s = C.Settings(C.parse([]))
+    vaes = C.dwp_vae_paths(s)
+    missing = [path for path in vaes.values() if not path.is_file()]
+    if missing: sys.exit(f'gauge_screen: {missing[0]}: no such VAE (the committed priors in bench/results/priors)')
+    gauges = init_gauges(s, C.bnn_manifest(s, TASK, 'DWP', 50, 0, vaes, None, s.epochs))
+    jobs = []
+    for multiples in args.variants:
+        for size in args.sizes:
+            for split in args.splits:
+                record = cell_record(multiples, size, split)
+                if not record.is_file():
+                    label = record.relative_to(RESULTS/'cells').with_suffix('')
+                    jobs.append((C._train_one, cell_manifest(s, vaes, gauges, multiples, size, split), str(WORK/label), str(record), split))
+    C.run_jobs(jobs, args.jobs, 'gauge screen')
+    screen = {'command': shlex.join(['python', 'bench/gauge_screen.py', *(argv if argv is not None else sys.argv[1:])]),
+              'gauges': {'conv0': gauges[C.CONV0], 'conv1': gauges[C.CONV1]}, 'variants': [list(v) for v in args.variants],
+              'sizes': args.sizes, 'splits': args.splits,
+              'committed': str((C.RESULTS/'cells'/C.run_dir(s, TASK, 100, 'standard normal', 0, s.epochs).relative_to(s.work/'bnn')).parents[2].relative_to(ROOT))}
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS/'screen.json').write_text(json.dumps(screen, indent=1))
+    (RESULTS/'README.md').write_text('# The DWP at per-layer gauges (diagnostic)\n\n' + markdown(screen) + '\n')
+    print(markdown(screen))
+    return 0
+
+
+if __name__ == '__main__': sys.exit(main())
