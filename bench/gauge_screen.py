@@ -99,6 +99,16 @@ def markdown(screen: dict) -> str:
     return '\n'.join(lines)
 
 
+def summary(screen: dict) -> str:
+    "The table, then a line on the largest N: the best and the worst variant against N(0, 1) on the same splits (the README's)."
+    by_row, size = rows(screen), max(screen['sizes'])
+    variants = {label.removeprefix('DWP at '): mean(values) for (label, n), values in by_row.items() if n == size and label.startswith('DWP at')}
+    best, worst, normal = max(variants, key=variants.get), min(variants, key=variants.get), mean(by_row['N(0, 1)', size])
+    gain = f'{100 * (variants[best] - normal):+.1f}'.replace('-', '−')
+    return (markdown(screen) + f"\n\nAt N = {size} the best variant, {best}, scores {variants[best]:.3f} against N(0, 1)'s {normal:.3f} "
+            f'on the same splits ({gain} points); the worst, {worst}, scores {variants[worst]:.3f}.')
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--variants', nargs='+', type=variant, default=[variant(v) for v in VARIANTS],
@@ -127,8 +137,8 @@ def main(argv=None) -> int:
               'committed': str((C.RESULTS/'cells'/C.run_dir(s, TASK, 100, 'standard normal', 0, s.epochs).relative_to(s.work/'bnn')).parents[2].relative_to(ROOT))}
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS/'screen.json').write_text(json.dumps(screen, indent=1))
-    (RESULTS/'README.md').write_text('# The DWP at per-layer gauges (diagnostic)\n\n' + markdown(screen) + '\n')
-    print(markdown(screen))
+    (RESULTS/'README.md').write_text('# The DWP at per-layer gauges (diagnostic)\n\n' + summary(screen) + '\n')
+    print(summary(screen))
     return 0
 
 
