@@ -533,7 +533,9 @@ def init_part(s: Settings) -> tuple:
 
 # ----------------------------------------------------------------------------------------------------- report
 def git_commit() -> str:
-    try: return subprocess.run(['git', 'rev-parse', 'HEAD'], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+    "HEAD's hash, with `-dirty` when tracked files differ from it (the results then come from code no commit holds)."
+    git = lambda *args: subprocess.run(['git', *args], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+    try: return git('rev-parse', 'HEAD') + ('-dirty' if git('status', '--porcelain', '--untracked-files=no') else '')
     except (OSError, subprocess.CalledProcessError): return 'unknown'
 
 
@@ -545,7 +547,7 @@ def hardware() -> str:
 
 def markdown(claims: dict, level: int = 1) -> str:
     "The results of `claims` (a claims.json) as Markdown, its title a heading of `level`."
-    lines = [f'{"#" * level} The DWP paper\'s claims on Fashion-MNIST', '', f'`{claims["command"]}` at {claims["commit"][:10]}, {claims["hardware"]}.', '',
+    lines = [f'{"#" * level} The DWP paper\'s claims on Fashion-MNIST', '', f'`{claims["command"]}` at {claims["commit"][:10]}{"-dirty" * claims["commit"].endswith("-dirty")}, {claims["hardware"]}.', '',
              claims['protocol'], '']
     for task, by_size in claims['accuracy'].items():
         sizes = sorted(by_size, key=int)
@@ -695,14 +697,17 @@ def parse(argv=None):
     parser.add_argument('--jobs', type=int, default=2, help='Bayesian nets trained at once')
     parser.add_argument('--rerun', metavar='RECORD', help='train the net of one committed cell record (bench/results/cells/...json) '
                         'again from scratch and compare it with the record and with its cell of claims.json')
-    return parser.parse_args(argv)
+    parser.add_argument('--save-rerun', action='store_true', help='with --rerun: keep what it found in <results>/reruns/ (for the README)')
+    args = parser.parse_args(argv)
+    if args.save_rerun and not args.rerun: parser.error('--save-rerun goes with --rerun RECORD')
+    return args
 
 
-def rerun(record_path: Path) -> int:
+def rerun(record_path: Path, save: bool = False) -> int:
     """Train the Bayesian net of a committed cell record (`<results>/cells/...json`) again, independently (a fresh directory, the
     record's manifest and seed, its priors taken from `<results>/priors`), and compare its ensemble accuracy with the record's and
     with the mean and std of its cell in `<results>/claims.json`. Exit status 0 when it lies within the cell's std of the mean (at
-    least 0.005), else 1."""
+    least 0.005), else 1. With `save`, what it found goes to `<results>/reruns/` under the record's relative path (`rerun_table`)."""
     record_path = Path(record_path).resolve()
     results = next((folder.parent for folder in record_path.parents if folder.name == 'cells'), None)
     if results is None: sys.exit(f'claims: {record_path}: not a cell record (expected a file under <results>/cells/)')
@@ -727,13 +732,40 @@ def rerun(record_path: Path) -> int:
     print(f'claims: re-ran {task}, N = {size}, {prior}, seed {record["seed"]} in {time.time() - start:.0f}s: ensemble accuracy '
           f'{accuracy:.4f}; the record {record["accuracy"]:.4f}; the table {cell["mean"]:.4f} ± {cell["std"]:.4f} ({cell["n_splits"]} splits): '
           + ('within' if ok else 'NOT within') + f' {tolerance:.4f} of the mean')
-    print('claims: its last epoch\'s training terms per example: ' + ', '.join(f'{k} {v:.4g}' for k, v in train_terms(run.history).items()))
+    terms = train_terms(run.history)
+    print('claims: its last epoch\'s training terms per example: ' + ', '.join(f'{k} {v:.4g}' for k, v in terms.items()))
+    if save:
+        found = {'command': shlex.join(['python', 'bench/claims.py', '--rerun', relative(record_path), '--save-rerun']), 'commit': git_commit(),
+                 'hardware': hardware(), 'task': task, 'n_train': int(size), 'prior': prior, 'seed': record['seed'], 'accuracy': accuracy,
+                 'record_accuracy': record['accuracy'], 'cell': cell, 'tolerance': tolerance, 'within': ok, 'seconds': time.time() - start,
+                 'train_terms': terms}
+        target = results/'reruns'/record_path.relative_to(results/'cells')
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_suffix('.tmp')
+        tmp.write_text(json.dumps(found, indent=1)); os.replace(tmp, target)
     return 0 if ok else 1
+
+
+def rerun_table(results: Path) -> str:
+    """Markdown of the cells re-run with `--rerun ... --save-rerun`: the re-run's accuracy beside the record's and the table's, and its last
+    epoch's training terms per example (the task's NLL beside the sum of the layers' KL / N: how much of the negative ELBO is data)."""
+    found = [json.loads(path.read_text()) for path in sorted((results/'reruns').rglob('*.json'))]
+    if not found: return ''
+    lines = ['| cell | re-run | its record | the table\'s mean ± std | within the std | train NLL / example | KL / N, all layers |',
+             '|---|---|---|---|---|---|---|']
+    for f in found:
+        kl = sum(v for k, v in f['train_terms'].items() if k.startswith('model.kl_div'))
+        lines.append(f"| {f['task']}, N = {f['n_train']}, {f['prior']}, seed {f['seed']} | {f['accuracy']:.4f} | {f['record_accuracy']:.4f} | "
+                     f"{f['cell']['mean']:.4f} ± {f['cell']['std']:.4f} ({f['cell']['n_splits']}) | {'yes' if f['within'] else 'no'} | "
+                     f"{f['train_terms']['task.nll']:.3g} | {kl:,.0f} |")
+    ratios = [sum(v for k, v in f['train_terms'].items() if k.startswith('model.kl_div')) / f['train_terms']['task.nll'] for f in found]
+    return '\n'.join(lines) + (f'\n\nAt the end of training the KL terms are {min(ratios):,.0f} to {max(ratios):,.0f} times the data term '
+                                f'in these runs ({len(found)} re-run{"s" * (len(found) > 1)}).')
 
 
 def main(argv=None):
     args = parse(argv)
-    if args.rerun: return rerun(Path(args.rerun))
+    if args.rerun: return rerun(Path(args.rerun), args.save_rerun)
     s = Settings(args)
     s.work.mkdir(parents=True, exist_ok=True)
     os.chdir(ROOT)
