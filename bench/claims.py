@@ -533,9 +533,10 @@ def init_part(s: Settings) -> tuple:
 
 # ----------------------------------------------------------------------------------------------------- report
 def git_commit() -> str:
-    "HEAD's hash, with `-dirty` when tracked files differ from it (the results then come from code no commit holds)."
+    """HEAD's hash, with `-dirty` when tracked files outside bench/results differ from it (the results then come from code no
+    commit holds; the results themselves are what a run rewrites)."""
     git = lambda *args: subprocess.run(['git', *args], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
-    try: return git('rev-parse', 'HEAD') + ('-dirty' if git('status', '--porcelain', '--untracked-files=no') else '')
+    try: return git('rev-parse', 'HEAD') + ('-dirty' if git('status', '--porcelain', '--untracked-files=no', '--', '.', ':(exclude)bench/results') else '')
     except (OSError, subprocess.CalledProcessError): return 'unknown'
 
 
@@ -751,16 +752,18 @@ def rerun_table(results: Path) -> str:
     epoch's training terms per example (the task's NLL beside the sum of the layers' KL / N: how much of the negative ELBO is data)."""
     found = [json.loads(path.read_text()) for path in sorted((results/'reruns').rglob('*.json'))]
     if not found: return ''
-    lines = ['| cell | re-run | its record | the table\'s mean ± std | within the std | train NLL / example | KL / N, all layers |',
+    lines = ['| cell | re-run | its record | the table\'s mean ± std | within the std | train NLL / example | KL terms / example |',
              '|---|---|---|---|---|---|---|']
     for f in found:
         kl = sum(v for k, v in f['train_terms'].items() if k.startswith('model.kl_div'))
         lines.append(f"| {f['task']}, N = {f['n_train']}, {f['prior']}, seed {f['seed']} | {f['accuracy']:.4f} | {f['record_accuracy']:.4f} | "
                      f"{f['cell']['mean']:.4f} ± {f['cell']['std']:.4f} ({f['cell']['n_splits']}) | {'yes' if f['within'] else 'no'} | "
                      f"{f['train_terms']['task.nll']:.3g} | {kl:,.0f} |")
-    ratios = [sum(v for k, v in f['train_terms'].items() if k.startswith('model.kl_div')) / f['train_terms']['task.nll'] for f in found]
-    return '\n'.join(lines) + (f'\n\nAt the end of training the KL terms are {min(ratios):,.0f} to {max(ratios):,.0f} times the data term '
-                                f'in these runs ({len(found)} re-run{"s" * (len(found) > 1)}).')
+    ratios = sorted(sum(v for k, v in f['train_terms'].items() if k.startswith('model.kl_div')) / f['train_terms']['task.nll']
+                    for f in found if f['train_terms']['task.nll'] > 0)
+    two_digits = lambda x: f'{round(x, 1 - math.floor(math.log10(x))):,.0f}' if x >= 10 else f'{x:.2g}'
+    span = two_digits(ratios[0]) + (f' to {two_digits(ratios[-1])}' if len(ratios) > 1 else '')
+    return '\n'.join(lines) + (f'\n\nAt the end of training the KL terms are {span} times the data term in these runs.' if ratios else '')
 
 
 def main(argv=None):

@@ -13,20 +13,20 @@ to bench/results/gauge-screen/cells, what was run to screen.json beside them, an
 """
 from __future__ import annotations
 
-import argparse, json, math, shlex, sys
+import argparse, json, math, os, shlex, sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 import claims as C                                                     # noqa: E402  (the claims run's paths, manifests and workers)
-from markovdwp_nb.bnn import BayesConvDigitsNet                        # noqa: E402
 from markovdwp_nb.priors import check_priors, load_priors              # noqa: E402
+from markovdwp_nb.spec import get_instance                             # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = C.RESULTS/'gauge-screen'
 WORK = ROOT/'runs'/'gauge-screen'
 TASK = 'fashion5-9'
 VARIANTS = ('1:2', '1:4', '4:-')   # conv0:conv1, multiples of the 'init' gauge; '-' is N(0, 1) on that layer
-COMMITTED = {'N(0, 1)': 'standard_normal', "DWP ('init' on both)": 'DWP__dwp5-full', 'DWP on the 7x7 conv only': 'DWP_on_the_7x7_conv_only__dwp5-full'}
+COMMITTED = {'N(0, 1)': 'standard normal', 'DWP at 1:1': 'DWP', 'DWP at 1:-': 'DWP on the 7x7 conv only'}   # the table's rows these variants are
 
 
 def variant(text: str) -> tuple:
@@ -38,9 +38,21 @@ def variant(text: str) -> tuple:
     return tuple(parts)
 
 
-def init_gauges(s: C.Settings, manifest: dict) -> dict:
-    "`{layer: c}` of the 'init' gauge of the committed DWP's priors on the table's net."
-    model = BayesConvDigitsNet(n_classes=len(C.TASKS[TASK]['classes']), k=s.k, norm=False)
+def positive(text: str) -> int:
+    "An argument that must be a whole number > 0."
+    if not text.isdigit() or int(text) < 1: raise argparse.ArgumentTypeError(f'expected a positive whole number, got {text!r}')
+    return int(text)
+
+
+def split_number(text: str) -> int:
+    "A split: a whole number >= 0."
+    if not text.isdigit(): raise argparse.ArgumentTypeError(f'expected a split number (0, 1, ...), got {text!r}')
+    return int(text)
+
+
+def init_gauges(manifest: dict) -> dict:
+    "`{layer: c}` of the 'init' gauge of the DWP priors of `manifest` on its own net."
+    model = get_instance(**manifest['model'])
     return {name: prior.kernel_scale for name, prior in check_priors(model, load_priors(manifest['options']['priors'])).items()}
 
 
@@ -55,7 +67,8 @@ def cell_manifest(s: C.Settings, vaes: dict, gauges: dict, multiples: tuple, siz
 
 
 def accuracy(path: Path):
-    return json.loads(path.read_text())['accuracy'] if path.is_file() else None
+    "A record's ensemble accuracy; None where the net has not run or diverged (a record `{'failed': ...}`)."
+    return json.loads(path.read_text()).get('accuracy') if path.is_file() else None
 
 
 def name(multiples) -> str:
@@ -70,12 +83,12 @@ def cell_record(multiples, size: int, split: int) -> Path:
 
 
 def rows(screen: dict) -> dict:
-    """`{(prior, N): [accuracy per split, None where not run]}` of the screen from the records on disk: the committed cells of
-    N(0, 1), the DWP and the 7x7-only DWP, then each variant (`screen` is the `screen.json` that `main` writes)."""
-    table = {}
+    """`{(prior, N): [accuracy per split, None where not run or diverged]}` of the screen from the records on disk: the committed
+    table's N(0, 1), DWP (the variant 1:1) and 7x7-only DWP (1:-) cells, then each variant (`screen`: the `screen.json` of `main`)."""
+    s, table = C.Settings(C.parse([])), {}
     for size in screen['sizes']:
-        for label, folder in COMMITTED.items():
-            table[label, size] = [accuracy(ROOT/screen['committed']/f'n{size}'/folder/f'split{k}.json') for k in screen['splits']]
+        for label, prior in COMMITTED.items():
+            table[label, size] = [accuracy(C.record_path(s, C.run_dir(s, TASK, size, prior, k, s.epochs))) for k in screen['splits']]
         for multiples in screen['variants']:
             table[f'DWP at {name(multiples)}', size] = [accuracy(cell_record(multiples, size, k)) for k in screen['splits']]
     return table
@@ -90,8 +103,10 @@ def markdown(screen: dict) -> str:
     "The screen's table, split by split, with the command and the gauges."
     gauges, splits = screen['gauges'], screen['splits']
     lines = [f"`{screen['command']}`. The 'init' gauge is c = {gauges['conv0']:.3g} on conv0 (7x7) and {gauges['conv1']:.3g} on conv1 "
-             '(5x5); the variant a:b puts conv0 at a and conv1 at b times it (-: N(0, 1) on that layer). Ensemble test accuracy on '
-             'fashion5-9 in the committed protocol, on the committed splits:', '',
+             '(5x5); the variant a:b puts conv0 at a and conv1 at b times it, - is N(0, 1) on that layer (1:1 and 1:- are the committed '
+             "table's rows DWP and DWP on the 7x7 conv only; the factor 10 of `bench/results/kernel-scale10/` is "
+             f"{10 / gauges['conv0']:.1f}:{10 / gauges['conv1']:.1f}). Ensemble test accuracy on fashion5-9 in the committed protocol, "
+             'on the committed splits (—: not run, or diverged):', '',
              '| prior | N | ' + ' | '.join(f'split {k}' for k in splits) + ' | mean |', '|---|---|' + '---|' * (len(splits) + 1)]
     cell = lambda v: '—' if v is None else f'{v:.3f}'
     for (label, size), values in rows(screen).items():
@@ -100,44 +115,56 @@ def markdown(screen: dict) -> str:
 
 
 def summary(screen: dict) -> str:
-    "The table, then a line on the largest N: the best and the worst variant against N(0, 1) on the same splits (the README's)."
+    """The table, then a line on the largest N: the best and the worst DWP row against N(0, 1), each on the splits both have (the
+    README's)."""
     by_row, size = rows(screen), max(screen['sizes'])
-    variants = {label.removeprefix('DWP at '): mean(values) for (label, n), values in by_row.items() if n == size and label.startswith('DWP at')}
-    best, worst, normal = max(variants, key=variants.get), min(variants, key=variants.get), mean(by_row['N(0, 1)', size])
-    gain = f'{100 * (variants[best] - normal):+.1f}'.replace('-', '−')
-    return (markdown(screen) + f"\n\nAt N = {size} the best variant, {best}, scores {variants[best]:.3f} against N(0, 1)'s {normal:.3f} "
-            f'on the same splits ({gain} points); the worst, {worst}, scores {variants[worst]:.3f}.')
+    normal, gaps = by_row['N(0, 1)', size], {}
+    for (label, n), values in by_row.items():
+        pairs = [(v, z) for v, z in zip(values, normal) if v is not None and z is not None]
+        if n == size and label.startswith('DWP at') and pairs:
+            gaps[label.removeprefix('DWP at ')] = (mean([v for v, _ in pairs]), mean([z for _, z in pairs]), len(pairs))
+    if not gaps: return markdown(screen)
+    best, worst = (f(gaps, key=lambda g: gaps[g][0] - gaps[g][1]) for f in (max, min))
+    points = lambda g: f'{100 * (gaps[g][0] - gaps[g][1]):+.1f}'.replace('-', '\u2212')
+    return (markdown(screen) + f'\n\nAt N = {size} the best DWP row, {best}, scores {gaps[best][0]:.3f} against N(0, 1)\'s {gaps[best][1]:.3f} '
+            f'on the same {gaps[best][2]} split(s) ({points(best)} points); the worst, {worst}, {points(worst)} points.')
+
+
+def write_atomic(path: Path, text: str):
+    tmp = path.with_suffix(path.suffix + '.tmp')
+    tmp.write_text(text); os.replace(tmp, path)
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--variants', nargs='+', type=variant, default=[variant(v) for v in VARIANTS],
                         help=f'conv0:conv1 multiples of the init gauge, - for N(0, 1) on that layer (default: {" ".join(VARIANTS)})')
-    parser.add_argument('--sizes', nargs='+', type=int, default=[100])
-    parser.add_argument('--splits', nargs='+', type=int, default=[0, 1])
-    parser.add_argument('--jobs', type=int, default=2)
+    parser.add_argument('--sizes', nargs='+', type=positive, default=[100], help='training-set sizes N (default: 100)')
+    parser.add_argument('--splits', nargs='+', type=split_number, default=[0, 1], help='the committed splits to train (default: 0 1)')
+    parser.add_argument('--jobs', type=positive, default=2, help='nets trained at once (default: 2)')
     args = parser.parse_args(argv)
+    variants, sizes, splits = (list(dict.fromkeys(values)) for values in (args.variants, args.sizes, args.splits))   # each once
+    if {(1.0, 1.0), (1.0, None)} & set(variants): parser.error('--variants: 1:1 and 1:- are the committed table\'s DWP rows, read from it')
     s = C.Settings(C.parse([]))
     vaes = C.dwp_vae_paths(s)
     missing = [path for path in vaes.values() if not path.is_file()]
     if missing: sys.exit(f'gauge_screen: {missing[0]}: no such VAE (the committed priors in bench/results/priors)')
-    gauges = init_gauges(s, C.bnn_manifest(s, TASK, 'DWP', 50, 0, vaes, None, s.epochs))
+    gauges = init_gauges(C.bnn_manifest(s, TASK, 'DWP', 50, 0, vaes, None, s.epochs))
     jobs = []
-    for multiples in args.variants:
-        for size in args.sizes:
-            for split in args.splits:
+    for multiples in variants:
+        for size in sizes:
+            for split in splits:
                 record = cell_record(multiples, size, split)
                 if not record.is_file():
                     label = record.relative_to(RESULTS/'cells').with_suffix('')
                     jobs.append((C._train_one, cell_manifest(s, vaes, gauges, multiples, size, split), str(WORK/label), str(record), split))
     C.run_jobs(jobs, args.jobs, 'gauge screen')
     screen = {'command': shlex.join(['python', 'bench/gauge_screen.py', *(argv if argv is not None else sys.argv[1:])]),
-              'gauges': {'conv0': gauges[C.CONV0], 'conv1': gauges[C.CONV1]}, 'variants': [list(v) for v in args.variants],
-              'sizes': args.sizes, 'splits': args.splits,
-              'committed': str((C.RESULTS/'cells'/C.run_dir(s, TASK, 100, 'standard normal', 0, s.epochs).relative_to(s.work/'bnn')).parents[2].relative_to(ROOT))}
+              'gauges': {'conv0': gauges[C.CONV0], 'conv1': gauges[C.CONV1]}, 'variants': [list(v) for v in variants],
+              'sizes': sizes, 'splits': splits}
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS/'screen.json').write_text(json.dumps(screen, indent=1))
-    (RESULTS/'README.md').write_text('# The DWP at per-layer gauges (diagnostic)\n\n' + summary(screen) + '\n')
+    write_atomic(RESULTS/'screen.json', json.dumps(screen, indent=1))
+    write_atomic(RESULTS/'README.md', '# The DWP at per-layer gauges (diagnostic)\n\n' + summary(screen) + '\n')
     print(summary(screen))
     return 0
 
