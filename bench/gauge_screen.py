@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import claims as C                                                     # noqa: E402  (the claims run's paths, manifests and workers)
 from markovdwp_nb.priors import check_priors, load_priors              # noqa: E402
 from markovdwp_nb.spec import get_instance                             # noqa: E402
+from markovdwp_nb.cli import _order_arg as split_number                # noqa: E402  (a whole number >= 0)
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = C.RESULTS/'gauge-screen'
@@ -41,12 +42,6 @@ def variant(text: str) -> tuple:
 def positive(text: str) -> int:
     "An argument that must be a whole number > 0."
     if not text.isdigit() or int(text) < 1: raise argparse.ArgumentTypeError(f'expected a positive whole number, got {text!r}')
-    return int(text)
-
-
-def split_number(text: str) -> int:
-    "A split: a whole number >= 0."
-    if not text.isdigit(): raise argparse.ArgumentTypeError(f'expected a split number (0, 1, ...), got {text!r}')
     return int(text)
 
 
