@@ -398,9 +398,14 @@ def _train_one(manifest: dict, target: str, record: str, seed: int, threads: int
                'conv2_posterior': conv_posterior(Path(target)),
                'train_terms': train_terms(results['history']),
                'manifest': manifest}
-    tmp = Path(record).with_suffix('.tmp')
-    tmp.write_text(json.dumps(summary, indent=1)); os.replace(tmp, record)
+    write_atomic(Path(record), json.dumps(summary, indent=1))
     return f'{net_name(target)}: ensemble accuracy {summary["accuracy"]:.3f}, {time.time() - start:.0f}s'
+
+
+def write_atomic(path: Path, text: str):
+    "Write `text` to `path` through a temporary file beside it: a reader sees the old file or the whole new one, never a part."
+    tmp = path.with_suffix(path.suffix + '.tmp')
+    tmp.write_text(text); os.replace(tmp, path)
 
 
 def train_terms(history: list) -> dict:
@@ -742,8 +747,7 @@ def rerun(record_path: Path, save: bool = False) -> int:
                  'train_terms': terms}
         target = results/'reruns'/record_path.relative_to(results/'cells')
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_suffix('.tmp')
-        tmp.write_text(json.dumps(found, indent=1)); os.replace(tmp, target)
+        write_atomic(target, json.dumps(found, indent=1))
     return 0 if ok else 1
 
 
@@ -754,13 +758,12 @@ def rerun_table(results: Path) -> str:
     if not found: return ''
     lines = ['| cell | re-run | its record | the table\'s mean ± std | within the std | train NLL / example | KL terms / example |',
              '|---|---|---|---|---|---|---|']
+    kl = lambda f: sum(v for k, v in f['train_terms'].items() if k.startswith('model.kl_div'))
     for f in found:
-        kl = sum(v for k, v in f['train_terms'].items() if k.startswith('model.kl_div'))
         lines.append(f"| {f['task']}, N = {f['n_train']}, {f['prior']}, seed {f['seed']} | {f['accuracy']:.4f} | {f['record_accuracy']:.4f} | "
                      f"{f['cell']['mean']:.4f} ± {f['cell']['std']:.4f} ({f['cell']['n_splits']}) | {'yes' if f['within'] else 'no'} | "
-                     f"{f['train_terms']['task.nll']:.3g} | {kl:,.0f} |")
-    ratios = sorted(sum(v for k, v in f['train_terms'].items() if k.startswith('model.kl_div')) / f['train_terms']['task.nll']
-                    for f in found if f['train_terms']['task.nll'] > 0)
+                     f"{f['train_terms']['task.nll']:.3g} | {kl(f):,.0f} |")
+    ratios = sorted(kl(f) / f['train_terms']['task.nll'] for f in found if f['train_terms']['task.nll'] > 0)
     two_digits = lambda x: f'{round(x, 1 - math.floor(math.log10(x))):,.0f}' if x >= 10 else f'{x:.2g}'
     span = two_digits(ratios[0]) + (f' to {two_digits(ratios[-1])}' if len(ratios) > 1 else '')
     return '\n'.join(lines) + (f'\n\nAt the end of training the KL terms are {span} times the data term in these runs.' if ratios else '')

@@ -13,7 +13,7 @@ to bench/results/gauge-screen/cells, what was run to screen.json beside them, an
 """
 from __future__ import annotations
 
-import argparse, json, math, os, shlex, sys
+import argparse, json, math, shlex, sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -125,11 +125,6 @@ def summary(screen: dict) -> str:
             f'on the same {gaps[best][2]} split(s) ({points(best)} points); the worst, {worst}, {points(worst)} points.')
 
 
-def write_atomic(path: Path, text: str):
-    tmp = path.with_suffix(path.suffix + '.tmp')
-    tmp.write_text(text); os.replace(tmp, path)
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--variants', nargs='+', type=variant, default=[variant(v) for v in VARIANTS],
@@ -158,8 +153,8 @@ def main(argv=None) -> int:
               'gauges': {'conv0': gauges[C.CONV0], 'conv1': gauges[C.CONV1]}, 'variants': [list(v) for v in variants],
               'sizes': sizes, 'splits': splits}
     RESULTS.mkdir(parents=True, exist_ok=True)
-    write_atomic(RESULTS/'screen.json', json.dumps(screen, indent=1))
-    write_atomic(RESULTS/'README.md', '# The DWP at per-layer gauges (diagnostic)\n\n' + summary(screen) + '\n')
+    C.write_atomic(RESULTS/'screen.json', json.dumps(screen, indent=1))
+    C.write_atomic(RESULTS/'README.md', '# The DWP at per-layer gauges (diagnostic)\n\n' + summary(screen) + '\n')
     print(summary(screen))
     return 0
 
