@@ -8,8 +8,12 @@ on the committed splits. The table sets them beside the committed cells of N(0, 
 the 7x7 conv only, split by split. Runs are cached under runs/gauge-screen (re-run the same command to continue); the records go
 to bench/results/gauge-screen/cells, what was run to screen.json beside them, and the table to README.md there and to the README.
 
+A variant ending in `:cf` uses the DWP's closed-form estimator on every slice (`estimator: "closed-form"`, nbs/12_priors) instead
+of the paper's sampled one on 256 of conv1's slices; its 1:1 is the table's row 'DWP, closed-form' (`bench/claims.py --priors`).
+
     python bench/gauge_screen.py                                   # the committed variants, N = 100, splits 0-1
     python bench/gauge_screen.py --variants 1:2 2:2 --sizes 50 100 --splits 0 1 2
+    python bench/gauge_screen.py --variants 1:2 1:4 4:- 1:2:cf 1:4:cf   # the same gauges under the closed-form estimator
 """
 from __future__ import annotations
 
@@ -26,17 +30,29 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = C.RESULTS/'gauge-screen'
 WORK = ROOT/'runs'/'gauge-screen'
 TASK = 'fashion5-9'
-VARIANTS = ('1:2', '1:4', '4:-')   # conv0:conv1, multiples of the 'init' gauge; '-' is N(0, 1) on that layer
-COMMITTED = {'N(0, 1)': 'standard normal', 'DWP at 1:1': 'DWP', 'DWP at 1:-': 'DWP on the 7x7 conv only'}   # the table's rows these variants are
+VARIANTS = ('1:2', '1:4', '4:-')   # conv0:conv1, multiples of the 'init' gauge; '-' is N(0, 1) on that layer; ':cf' closed-form
+COMMITTED = {'N(0, 1)': 'standard normal', 'DWP at 1:1': 'DWP', 'DWP at 1:-': 'DWP on the 7x7 conv only',
+             'DWP at 1:1:cf': 'DWP' + C.CLOSED_FORM}   # the table's rows these variants are
 
 
 def variant(text: str) -> tuple:
-    "'1:4' -> (1.0, 4.0); '4:-' -> (4.0, None)."
+    "'1:4' -> (1.0, 4.0, 'sampled'); '4:-' -> (4.0, None, 'sampled'); '1:2:cf' -> (1.0, 2.0, 'closed-form')."
     try:
-        parts = [None if p == '-' else float(p) for p in text.split(':')]
+        fields = text.split(':')
+        estimator = 'sampled'
+        if len(fields) == 3:
+            if fields.pop() != 'cf': raise ValueError
+            estimator = 'closed-form'
+        parts = [None if p == '-' else float(p) for p in fields]
         if len(parts) != 2 or any(p is not None and not 0 < p < math.inf for p in parts) or parts == [None, None]: raise ValueError
-    except ValueError: raise argparse.ArgumentTypeError(f'expected conv0:conv1 multiples of the init gauge (a positive number or -), got {text!r}')
-    return tuple(parts)
+    except ValueError: raise argparse.ArgumentTypeError(f'expected conv0:conv1 multiples of the init gauge (a positive number or -), '
+                                                        f'then :cf for the closed-form estimator, got {text!r}') from None
+    return (*parts, estimator)
+
+
+def stored_variant(value: list) -> tuple:
+    "A variant as screen.json keeps it (two multiples before the estimator was a field: 'sampled')."
+    return tuple(value) if len(value) == 3 else (*value, 'sampled')
 
 
 def positive(text: str) -> int:
@@ -52,10 +68,11 @@ def init_gauges(manifest: dict) -> dict:
 
 
 def cell_manifest(s: C.Settings, vaes: dict, gauges: dict, multiples: tuple, size: int, split: int) -> dict:
-    "The committed DWP row's manifest with each layer's gauge at its multiple of 'init', or N(0, 1) on it."
-    manifest = C.bnn_manifest(s, TASK, 'DWP', size, split, vaes, None, s.epochs)
+    "The committed DWP row's manifest (its closed-form row's for a ':cf' variant) with each layer's gauge at its multiple of 'init', or N(0, 1) on it."
+    row = 'DWP' + (C.CLOSED_FORM if multiples[2] == 'closed-form' else '')
+    manifest = C.bnn_manifest(s, TASK, row, size, split, vaes, None, s.epochs)
     priors = manifest['options']['priors']
-    for layer, multiple in zip((C.CONV0, C.CONV1), multiples):
+    for layer, multiple in zip((C.CONV0, C.CONV1), multiples[:2]):
         if multiple is None: del priors[layer]
         else: priors[layer]['kernel_scale'] = gauges[layer] * multiple
     return manifest
@@ -67,13 +84,14 @@ def accuracy(path: Path):
 
 
 def name(multiples) -> str:
-    "(4.0, None) -> '4:-'."
-    return ':'.join('-' if m is None else f'{m:g}' for m in multiples)
+    "(4.0, None, 'sampled') -> '4:-'; (1.0, 2.0, 'closed-form') -> '1:2:cf'."
+    return ':'.join('-' if m is None else f'{m:g}' for m in multiples[:2]) + (':cf' if multiples[2] == 'closed-form' else '')
 
 
 def cell_record(multiples, size: int, split: int) -> Path:
-    "Where the record of one net goes: `cells/conv0-4_conv1-N01/n100/split0.json`."
+    "Where the record of one net goes: `cells/conv0-4_conv1-N01/n100/split0.json` (`cells/conv0-1_conv1-2__closed-form/...` for ':cf')."
     folder = '_'.join(f'{layer}-{"N01" if m is None else f"{m:g}"}' for layer, m in zip(('conv0', 'conv1'), multiples))
+    folder += '__closed-form' if multiples[2] == 'closed-form' else ''
     return RESULTS/'cells'/folder/f'n{size}'/f'split{split}.json'
 
 
@@ -83,8 +101,9 @@ def rows(screen: dict) -> dict:
     s, table = C.Settings(C.parse([])), {}
     for size in screen['sizes']:
         for label, prior in COMMITTED.items():
-            table[label, size] = [accuracy(C.record_path(s, C.run_dir(s, TASK, size, prior, k, s.epochs))) for k in screen['splits']]
-        for multiples in screen['variants']:
+            values = [accuracy(C.record_path(s, C.run_dir(s, TASK, size, prior, k, s.epochs))) for k in screen['splits']]
+            if any(v is not None for v in values) or prior == 'DWP': table[label, size] = values   # a diagnosis row only where it was run
+        for multiples in map(stored_variant, screen['variants']):
             table[f'DWP at {name(multiples)}', size] = [accuracy(cell_record(multiples, size, k)) for k in screen['splits']]
     return table
 
@@ -98,8 +117,8 @@ def markdown(screen: dict) -> str:
     "The screen's table, split by split, with the command and the gauges."
     gauges, splits = screen['gauges'], screen['splits']
     lines = [f"`{screen['command']}`. The 'init' gauge is c = {gauges['conv0']:.3g} on conv0 (7x7) and {gauges['conv1']:.3g} on conv1 "
-             '(5x5); the variant a:b puts conv0 at a and conv1 at b times it, - is N(0, 1) on that layer (1:1 and 1:- are the committed '
-             "table's rows DWP and DWP on the 7x7 conv only; the factor 10 of `bench/results/kernel-scale10/` is "
+             '(5x5); the variant a:b puts conv0 at a and conv1 at b times it, - is N(0, 1) on that layer, :cf the closed-form estimator '
+             "(1:1, 1:- and 1:1:cf are the table's rows DWP, DWP on the 7x7 conv only and DWP, closed-form; the factor 10 of `bench/results/kernel-scale10/` is "
              f"{10 / gauges['conv0']:.1f}:{10 / gauges['conv1']:.1f}). Ensemble test accuracy on fashion5-9 in the committed protocol, "
              'on the committed splits (—: not run, or diverged):', '',
              '| prior | N | ' + ' | '.join(f'split {k}' for k in splits) + ' | mean |', '|---|---|' + '---|' * (len(splits) + 1)]
@@ -134,7 +153,8 @@ def main(argv=None) -> int:
     parser.add_argument('--jobs', type=positive, default=2, help='nets trained at once (default: 2)')
     args = parser.parse_args(argv)
     variants, sizes, splits = (list(dict.fromkeys(values)) for values in (args.variants, args.sizes, args.splits))   # each once
-    if {(1.0, 1.0), (1.0, None)} & set(variants): parser.error('--variants: 1:1 and 1:- are the committed table\'s DWP rows, read from it')
+    if {(1.0, 1.0, 'sampled'), (1.0, None, 'sampled'), (1.0, 1.0, 'closed-form')} & set(variants):
+        parser.error('--variants: 1:1, 1:- and 1:1:cf are rows of the table (DWP, DWP on the 7x7 conv only, DWP, closed-form), read from it')
     s = C.Settings(C.parse([]))
     vaes = C.dwp_vae_paths(s)
     missing = [path for path in vaes.values() if not path.is_file()]

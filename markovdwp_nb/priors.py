@@ -14,15 +14,15 @@ from fastcore.basics import patch
 
 from .spec import SpecError, UsageError, UserError, at, check_count, resolve
 from .nn import BayesianLayer, GaussianLayer, TruncatedVDLayer, VDLayer
-from .vae import load_vae
+from .vae import CorrelatedNormal, load_vae
 from .markov import MarkovDWP, is_markov_file, load_markov
 
 # %% auto #0
-__all__ = ['LOG_2PI_E', 'PRIOR_KINDS', 'PRIOR_SPEC_KEYS', 'layer_label', 'WeightPrior', 'StandardNormalPrior', 'LogUniformPrior',
-           'gaussian_entropy', 'standard_normal', 'check_prior_kind', 'check_kernel_scale', 'default_init_std',
-           'KernelPrior', 'ImplicitSlicePrior', 'slice_chunks', 'ChunkedSliceSum', 'MarkovPrior', 'load_markov_prior',
-           'learned_latent_prior', 'load_prior', 'check_prior_spec', 'load_prior_spec', 'check_prior_specs',
-           'load_priors', 'check_priors']
+__all__ = ['LOG_2PI_E', 'PRIOR_KINDS', 'ESTIMATORS', 'PRIOR_SPEC_KEYS', 'layer_label', 'WeightPrior', 'StandardNormalPrior',
+           'LogUniformPrior', 'gaussian_entropy', 'standard_normal', 'check_prior_kind', 'check_estimator',
+           'check_kernel_scale', 'default_init_std', 'KernelPrior', 'ImplicitSlicePrior', 'expected_log_prob',
+           'slice_chunks', 'ChunkedSliceSum', 'MarkovPrior', 'load_markov_prior', 'learned_latent_prior', 'load_prior',
+           'check_prior_spec', 'load_prior_spec', 'check_prior_specs', 'load_priors', 'check_priors']
 
 # %% ../nbs/12_priors.ipynb #0b00ee8f
 def layer_label(module: nn.Module, name: str | None = None) -> str:
@@ -93,12 +93,20 @@ def standard_normal(event_shape, like: torch.Tensor) -> Independent:
 
 # %% ../nbs/12_priors.ipynb #955c1139
 PRIOR_KINDS = ('trainable', 'fixed', 'collapsed')
+ESTIMATORS = ('sampled', 'closed-form')   # how the slice terms are estimated: see "The closed-form estimator" below
 
 @at('kind')
 def check_prior_kind(kind) -> str:
     "`kind` if it is one of `PRIOR_KINDS` (the auxiliary distribution of an implicit prior); a `SpecError` otherwise."
     if kind not in PRIOR_KINDS: raise SpecError(f'expected one of {", ".join(PRIOR_KINDS)}, got {kind!r}')
     return kind
+
+def check_estimator(estimator, n_draws_q=1) -> str:
+    "`estimator` if it is one of `ESTIMATORS` and goes with `n_draws_q`; a `SpecError` naming the key otherwise."
+    if estimator not in ESTIMATORS: raise SpecError(f'expected one of {", ".join(ESTIMATORS)}, got {estimator!r}', key='estimator')
+    if estimator == 'closed-form' and n_draws_q != 1:
+        raise SpecError(f'estimator "closed-form" draws no slices from q: expected 1, got {n_draws_q!r}', key='n_draws_q')
+    return estimator
 
 @at('kernel_scale')
 def check_kernel_scale(value) -> float | str:
@@ -162,9 +170,10 @@ class ImplicitSlicePrior(KernelPrior):
     "The deep weight prior: the slices of a conv kernel are i.i.d. under a kernel VAE; the penalty is the auxiliary bound."
     def __init__(self, decoder: nn.Module, encoder: nn.Module | None = None, kind: str = 'trainable',
                  n_draws_q: int = 1, n_draws_r: int = 1, n_slices: int | None = None, latent_prior=None,
-                 chunk_size: int | None = 2048):
+                 chunk_size: int | None = 2048, estimator: str = 'sampled'):
         super().__init__()
         check_prior_kind(kind)
+        self.estimator = check_estimator(estimator, n_draws_q)
         if kind != 'collapsed' and encoder is None: raise SpecError(f'kind={kind!r}: the encoder r(z | w) is missing')
         if tuple(decoder.event_shape)[0] != 1:
             raise SpecError(f'ImplicitSlicePrior: the decoder models {tuple(decoder.event_shape)} items; slices have one channel')
@@ -186,6 +195,7 @@ class ImplicitSlicePrior(KernelPrior):
 
     def extra_repr(self) -> str:
         return (f'kind={self.kind!r}, n_draws_q={self.n_draws_q}, n_draws_r={self.n_draws_r}, n_slices={self.n_slices}, chunk_size={self.chunk_size}'
+                + (f', estimator={self.estimator!r}' if self.estimator != 'sampled' else '')
                 + (f', kernel_scale={self.kernel_scale:.4g}' if self.kernel_scale != 1.0 else ''))
 
     def check_shape(self, weight_shape) -> tuple:
@@ -232,10 +242,28 @@ def latent_draws(self: ImplicitSlicePrior, w: torch.Tensor, noise_z: torch.Tenso
     z = r.mean + r.stddev * noise_z
     return z, self._latent_kl(r, z)
 
+def expected_log_prob(p: Distribution, loc: torch.Tensor, variance: torch.Tensor) -> torch.Tensor:
+    """E log p(w) over w ~ N(loc, diag variance), in closed form, for a decoder's Gaussian `p`: `Independent(Normal(m, s))`
+    gives log p(loc) - 1/2 sum variance / s^2, a `CorrelatedNormal` (covariance f^2 L L^T) log p(loc) - 1/2 sum variance * diag((L L^T)^-1) / f^2."""
+    if isinstance(p, CorrelatedNormal):
+        eye = torch.eye(len(p.scale_tril), dtype=p.scale_tril.dtype, device=p.scale_tril.device)
+        precision_diagonal = torch.linalg.solve_triangular(p.scale_tril, eye, upper=False).square().sum(0)   # diag of L^-T L^-1
+        flat = variance.reshape(*variance.shape[:variance.dim() - len(p.event_shape)], -1)
+        trace = (flat * precision_diagonal).sum(-1) / (1.0 if p.factor is None else p.factor ** 2)
+        return p.log_prob(loc) - 0.5 * trace
+    if isinstance(p, Independent) and isinstance(p.base_dist, Normal):
+        return p.log_prob(loc) - 0.5 * (variance / p.base_dist.variance).sum(tuple(range(-p.reinterpreted_batch_ndims, 0)))
+    raise TypeError(f'estimator "closed-form" needs a Gaussian decoder (Independent(Normal) or CorrelatedNormal), got {type(p).__name__}')
+
 @patch
 def slice_terms(self: ImplicitSlicePrior, loc: torch.Tensor, log_sigma2: torch.Tensor,
                 noise_w: torch.Tensor | None = None, noise_z: torch.Tensor | None = None) -> torch.Tensor:
-    "The estimate of Omega(q, r) >= KL(q || p) of each slice of the `N x 1 x k x k` means `loc` and `log_sigma2`."
+    """The estimate of Omega(q, r) >= KL(q || p) of each slice of the `N x 1 x k x k` means `loc` and `log_sigma2`; under
+    `estimator='closed-form'` the codes come from r(z | loc) and E_q log p(w | z) is exact (`noise_w` unused)."""
+    if self.estimator == 'closed-form':
+        z, kl_r = self.latent_draws(loc.unsqueeze(0), noise_z)                 # T x 1 x N x z x 1 x 1;  1 x N
+        expected = expected_log_prob(self.decoder(z), loc, log_sigma2.exp())   # T x 1 x N
+        return -gaussian_entropy(log_sigma2, len(self.slice_shape)) + kl_r.mean(0) - expected.mean((0, 1))
     if noise_w is None: noise_w = torch.randn(self.n_draws_q, *loc.shape, device=loc.device, dtype=loc.dtype)
     w = loc + torch.exp(0.5 * log_sigma2) * noise_w                       # S x N x 1 x k x k, w ~ q
     z, kl_r = self.latent_draws(w, noise_z)                                # T x S x N x z x 1 x 1;  S x N
@@ -374,7 +402,7 @@ def load_prior(path, kind: str = 'trainable', **options) -> ImplicitSlicePrior:
     return ImplicitSlicePrior(vae.decoder, vae.encoder, kind=kind, latent_prior=learned_latent_prior(vae), **options)
 
 # %% ../nbs/12_priors.ipynb #d25c4708
-PRIOR_SPEC_KEYS = ('path', 'kind', 'n_draws_q', 'n_draws_r', 'n_slices', 'chunk_size', 'kernel_scale')
+PRIOR_SPEC_KEYS = ('path', 'kind', 'n_draws_q', 'n_draws_r', 'n_slices', 'chunk_size', 'kernel_scale', 'estimator')
 
 def check_prior_spec(spec: dict) -> dict:
     "`spec` if its keys and values can make a prior (no file is read); a `SpecError` naming the key otherwise."
@@ -385,6 +413,7 @@ def check_prior_spec(spec: dict) -> dict:
     for key in ('n_draws_q', 'n_draws_r', 'n_slices', 'chunk_size'):
         if spec.get(key) is not None: check_count(spec[key], key)
     check_kernel_scale(spec.get('kernel_scale', 1.0))
+    check_estimator(spec.get('estimator', 'sampled'), spec.get('n_draws_q', 1))
     return spec
 
 def load_prior_spec(spec: dict, kind: str | None = None) -> ImplicitSlicePrior:
