@@ -86,18 +86,28 @@ def measure(manifest: dict, draws: int, seed: int = 0) -> dict:
             'accuracy_after': dict(zip(learn.recorder.metric_names[1:], learn.recorder.values[-1]))['accuracy']}
 
 
-def markdown(found: dict) -> str:
-    lines = [f'# The DWP penalty\'s gradient noise and Adam ({TASK}, N = {SIZE}, split {SPLIT}, after {found["steps"]} steps)', '',
+def markdown(found: dict, level: int = 1) -> str:
+    "The table of `found` (estimator.json) as Markdown, its title a heading of `level`."
+    lines = [f'{"#" * level} The DWP penalty\'s gradient noise and Adam ({TASK}, N = {SIZE}, split {SPLIT}, after {found["steps"]} steps)', '',
              f'`{found["command"]}` at {found["commit"]} on {found["hardware"]}. conv1\'s posterior means; gradients of the loss\'s terms '
              f'(the penalty as KL / N), its noise over {found["draws"]} draws.', '',
              '| estimator | data gradient (rms) | penalty gradient: mean (rms) | penalty gradient: noise (rms) | Adam sqrt(v) (rms) | '
-             'data / sqrt(v) (median) | means (rms) | test accuracy |', '|---|---|---|---|---|---|---|---|']
+             'data / sqrt(v) (median) | means (rms) | test accuracy of the means |', '|---|---|---|---|---|---|---|---|']
     for row, r in found['rows'].items():
         noise = '–' if r['penalty_noise_rms'] is None else f'{r["penalty_noise_rms"]:.3g}'
         lines.append(f'| {row} | {r["data_rms"]:.3g} | {r["penalty_mean_rms"]:.3g} | {noise} | {r["adam_sqrt_v_rms"]:.3g} | '
                      f'{r["data_share_median"]:.3g} | {r["means_rms"]:.3g} | {r["accuracy_after"]:.3f} |')
     lines += ['', 'The mean of the penalty\'s gradient over a few draws still holds some of its noise (it shrinks as 1 / sqrt(draws)); '
               'N(0, 1)\'s is exact.', '']
+    rows = found['rows']
+    if {'sampled, 256 slices', 'sampled, all slices', 'closed-form', 'N(0, 1)'} <= set(rows):
+        paper, every, closed, normal = (rows[k] for k in ('sampled, 256 slices', 'sampled, all slices', 'closed-form', 'N(0, 1)'))
+        ratio = lambda r: r['penalty_noise_rms'] / r['data_rms']
+        lines += [f'Under the paper\'s estimator the penalty\'s gradient noise is {ratio(paper):.0f} times the data\'s gradient on 256 slices a '
+                  f'step and {ratio(every):.0f} times on all of them; the data\'s share of an Adam step is {paper["data_share_median"]:.1%}, '
+                  f'against {normal["data_share_median"]:.0%} under N(0, 1). The closed-form estimator has '
+                  f'{every["penalty_noise_rms"] / closed["penalty_noise_rms"]:.0f} times less noise than the sampled one on the same slices, '
+                  f'and a data share of {closed["data_share_median"]:.0%}.', '']
     return '\n'.join(lines)
 
 
