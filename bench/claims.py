@@ -815,7 +815,7 @@ def main(argv=None):
     claims = {'commit': git_commit(), 'command': command, 'hardware': hardware(), 'steps_per_epoch': s.steps_per_epoch,
               'protocol': (f'The paper\'s Bayesian MNIST net (GaussianConvDigitsNet, k = {s.k}, no BatchNorm, a point-estimated classifier) on N examples, Adam at lr {s.lr} (posterior log-variances at {s.lr_factor}x, '
                            f'started at -10; the truncated VD layers\' alpha at 0.12), linear decay to 0, {s.steps} full-batch steps, KL warm-up over {s.warmup} steps, '
-                           f'the log-uniform row with {s.vd} variational dropout, the 7x7 and 5x5 DWPs\' VAEs with {s.dwp7_var} and {s.dwp5_var} decoder noise, the 5x5 DWP\'s penalty on {s.n_slices or "all"} slices per step, the Markov DWP\'s slice level from the 5x5 VAE with {s.markov_var} noise, '
+                           f'the log-uniform row with {s.vd} variational dropout, the 7x7 and 5x5 DWPs\' VAEs with {s.dwp7_var} and {s.dwp5_var} decoder noise, the 5x5 DWP\'s penalty on {s.n_slices or "all"} slices per step (all, and the closed-form estimator, in the rows \'... closed-form\'), the Markov DWP\'s slice level from the 5x5 VAE with {s.markov_var} noise, '
                            f'the DWPs at kernel_scale {s.kernel_scale!r}, 10-sample ensemble; '
                            f'source zoo of {s.n_models - s.held_out} models (+{s.held_out} held out) of {s.source_epochs} epochs each (configs/{s.source_config}), slices below '
                            f'{s.min_norm} x the median norm pruned ({", ".join(f"{k}: {v:.3g}" for k, v in min_norms.items()) or "not measured by this run"})'),

@@ -2,9 +2,10 @@
 
 The Bayesian net of the committed table (configs/fashion-dwp.json as `bench/claims.py` sets it up, fashion5-9, N = 100, split 0)
 trains `--steps` full-batch steps under each estimator of the DWP's auxiliary bound; then, on conv1's posterior means, the script
-measures the data term's gradient (the training NLL, the weights at their means), the penalty's gradient (its mean and its noise
-over `--draws` draws: KL / N as in the loss) and Adam's normaliser sqrt(v) there. Adam's step on a mean is about
-lr * m / sqrt(v): where the penalty's noise sets sqrt(v), the data's share of the step is |data gradient| / sqrt(v).
+measures the data term's gradient at the posterior means (the training NLL of the net in eval mode) and its noise under the
+posterior's weight draws (train mode), the penalty's gradient (its mean and its noise over `--draws` draws: KL / N as in the loss)
+and Adam's normaliser sqrt(v) there (debiased as fastai's Adam does). Adam's step on a mean is about lr * m / sqrt(v): where
+noise sets sqrt(v), the data's share of the step is |data gradient| / sqrt(v).
 
     sampled, 256 slices   the committed table's: w ~ q, z ~ r(z | w), a random 256 of conv1's 2,048 slices scaled up
     sampled, all slices   the same on every slice
@@ -26,30 +27,21 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).parent))
 import claims as C                                                     # noqa: E402  (the claims run's settings and manifests)
+from gauge_screen import positive                                      # noqa: E402  (a whole number > 0)
 from markovdwp_nb.bnn import dwp_learner                               # noqa: E402
-from markovdwp_nb.cli import _order_arg as whole_number                # noqa: E402  (a whole number >= 0)
 
 TASK, SIZE, SPLIT = 'fashion5-9', 100, 0
-# (row, the table's prior, the conv priors' estimator, conv1's n_slices)
-ROWS = (('sampled, 256 slices', 'DWP', 'sampled', 256), ('sampled, all slices', 'DWP', 'sampled', None),
-        ('closed-form', 'DWP', 'closed-form', None), ('N(0, 1)', 'standard normal', None, None))
+# (row, the table's row, whether conv1's penalty is on every slice rather than the table's --n-slices subset)
+ROWS = (('sampled, 256 slices', 'DWP', False), ('sampled, all slices', 'DWP', True),
+        ('closed-form', 'DWP' + C.CLOSED_FORM, True), ('N(0, 1)', 'standard normal', False))
 
 
-def positive(text: str) -> int:
-    "An argument that must be a whole number > 0."
-    value = whole_number(text)
-    if value < 1: raise argparse.ArgumentTypeError(f'expected a positive whole number, got {text!r}')
-    return value
-
-
-def row_manifest(s: C.Settings, prior: str, estimator: str | None, n_slices: int | None, steps: int) -> dict:
-    "The claims' manifest of one row, trained for `steps` steps (one epoch)."
+def row_manifest(s: C.Settings, prior: str, every_slice: bool, steps: int) -> dict:
+    "The claims' manifest of one row of the table, trained for `steps` steps (one epoch)."
     manifest = C.bnn_manifest(s, TASK, prior, SIZE, SPLIT, C.dwp_vae_paths(s), None, 1)
     manifest['feeds']['train']['steps'] = steps
-    for name, spec in manifest['options']['priors'].items():
-        spec.pop('n_slices', None)
-        if estimator: spec['estimator'] = estimator
-        if name == C.CONV1 and n_slices: spec['n_slices'] = n_slices
+    if every_slice:
+        for spec in manifest['options']['priors'].values(): spec.pop('n_slices', None)
     return manifest
 
 
@@ -63,25 +55,25 @@ def measure(manifest: dict, draws: int, seed: int = 0) -> dict:
     start = time.time()
     with learn.no_logging(), learn.no_bar(): learn.fit(1)
     seconds = time.time() - start
-    model, prior = learn.model.train(), learn.priors.get(C.CONV1)
+    model, prior = learn.model, learn.priors.get(C.CONV1)
     layer = model.get_submodule(C.CONV1)
     x, y = learn.dls.train.one_batch()
     weight = layer.weight
-    with torch.no_grad():   # the data term at the posterior means (no weight noise): its gradient, the signal
-        saved = layer.log_sigma2.clone(); layer.log_sigma2.fill_(-80.0)
-    weight.grad = None
-    F.cross_entropy(model(x), y).backward()
-    data = weight.grad.detach().clone()
-    with torch.no_grad(): layer.log_sigma2.copy_(saved)
-    grads = []
-    for _ in range(draws):
-        weight.grad = None
-        (prior.penalty(layer) / len(y)).backward()
-        grads.append(weight.grad.detach().clone())
-    grads = torch.stack(grads)
-    adam = learn.opt.state[weight]['sqr_avg'].sqrt()
-    return {'train_seconds': seconds, 'data_rms': rms(data), 'penalty_mean_rms': rms(grads.mean(0)),
-            'penalty_noise_rms': rms(grads.std(0)) if draws > 1 else None, 'adam_sqrt_v_rms': rms(adam),
+    def gradients(term, n: int) -> torch.Tensor:
+        "`n` draws of the gradient of `term()` on conv1's means."
+        found = []
+        for _ in range(n):
+            weight.grad = None
+            term().backward()
+            found.append(weight.grad.detach().clone())
+        return torch.stack(found)
+    data = gradients(lambda: F.cross_entropy(model.eval()(x), y), 1)[0]        # eval mode: every layer at its posterior means
+    data_draws = gradients(lambda: F.cross_entropy(model.train()(x), y), draws)  # train mode: the weights drawn from q
+    grads = gradients(lambda: prior.penalty(layer) / len(y), draws)
+    state = learn.opt.state[weight]
+    adam = (state['sqr_avg'] / (1 - 0.99 ** state['step'])).sqrt()            # fastai's Adam: sqr_mom 0.99, debiased
+    return {'train_seconds': seconds, 'data_rms': rms(data), 'data_noise_rms': rms(data_draws.std(0)),
+            'penalty_mean_rms': rms(grads.mean(0)), 'penalty_noise_rms': rms(grads.std(0)), 'adam_sqrt_v_rms': rms(adam),
             'data_share_median': (data.abs() / (adam + 1e-8)).median().item(), 'means_rms': rms(weight.detach()),
             'accuracy_after': dict(zip(learn.recorder.metric_names[1:], learn.recorder.values[-1]))['accuracy']}
 
@@ -91,11 +83,11 @@ def markdown(found: dict, level: int = 1) -> str:
     lines = [f'{"#" * level} The DWP penalty\'s gradient noise and Adam ({TASK}, N = {SIZE}, split {SPLIT}, after {found["steps"]} steps)', '',
              f'`{found["command"]}` at {found["commit"]} on {found["hardware"]}. conv1\'s posterior means; gradients of the loss\'s terms '
              f'(the penalty as KL / N), its noise over {found["draws"]} draws.', '',
-             '| estimator | data gradient (rms) | penalty gradient: mean (rms) | penalty gradient: noise (rms) | Adam sqrt(v) (rms) | '
-             'data / sqrt(v) (median) | means (rms) | test accuracy of the means |', '|---|---|---|---|---|---|---|---|']
+             '| estimator | data gradient (rms) | its noise under q (rms) | penalty gradient: mean (rms) | penalty gradient: noise (rms) | '
+             'Adam sqrt(v) (rms) | data / sqrt(v) (median) | means (rms) | test accuracy of the means |', '|---|---|---|---|---|---|---|---|---|']
     for row, r in found['rows'].items():
-        noise = '–' if r['penalty_noise_rms'] is None else f'{r["penalty_noise_rms"]:.3g}'
-        lines.append(f'| {row} | {r["data_rms"]:.3g} | {r["penalty_mean_rms"]:.3g} | {noise} | {r["adam_sqrt_v_rms"]:.3g} | '
+        lines.append(f'| {row} | {r["data_rms"]:.3g} | {r["data_noise_rms"]:.3g} | {r["penalty_mean_rms"]:.3g} | {r["penalty_noise_rms"]:.3g} | '
+                     f'{r["adam_sqrt_v_rms"]:.3g} | '
                      f'{r["data_share_median"]:.3g} | {r["means_rms"]:.3g} | {r["accuracy_after"]:.3f} |')
     lines += ['', 'The mean of the penalty\'s gradient over a few draws still holds some of its noise (it shrinks as 1 / sqrt(draws)); '
               'N(0, 1)\'s is exact.', '']
@@ -114,17 +106,18 @@ def markdown(found: dict, level: int = 1) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--steps', type=positive, default=300, help='training steps before the measurement')
-    parser.add_argument('--draws', type=positive, default=20, help='draws of the penalty\'s gradient')
+    parser.add_argument('--draws', type=positive, default=20, help='draws of the gradients (at least 2: their noise is their std)')
     parser.add_argument('--results', default=str(C.RESULTS), help='where estimator.md / .json go')
     args = parser.parse_args(argv)
+    if args.draws < 2: parser.error('--draws: at least 2 (the noise is the std over the draws)')
     torch.set_num_threads(C.cores())
     s = C.Settings(C.parse([]))
     missing = [str(p) for p in C.dwp_vae_paths(s).values() if not p.is_file()]
     if missing: parser.exit(2, f'estimator: {missing[0]}: no such kernel VAE (python bench/claims.py --parts kernels makes it)\n')
     found = {'command': shlex.join(['python', 'bench/estimator.py', *(argv if argv is not None else sys.argv[1:])]),
              'commit': C.git_commit(), 'hardware': C.hardware(), 'steps': args.steps, 'draws': args.draws, 'rows': {}}
-    for row, prior, estimator, n_slices in ROWS:
-        found['rows'][row] = measure(row_manifest(s, prior, estimator, n_slices, args.steps), args.draws)
+    for row, prior, every_slice in ROWS:
+        found['rows'][row] = measure(row_manifest(s, prior, every_slice, args.steps), args.draws)
         C.log(f'estimator: {row}: ' + ', '.join(f'{k} {v:.4g}' for k, v in found['rows'][row].items() if v is not None))
     results = Path(args.results); results.mkdir(parents=True, exist_ok=True)
     C.write_atomic(results/'estimator.json', json.dumps(found, indent=1))

@@ -97,12 +97,13 @@ def cell_record(multiples, size: int, split: int) -> Path:
 
 def rows(screen: dict) -> dict:
     """`{(prior, N): [accuracy per split, None where not run or diverged]}` of the screen from the records on disk: the committed
-    table's N(0, 1), DWP (the variant 1:1) and 7x7-only DWP (1:-) cells, then each variant (`screen`: the `screen.json` of `main`)."""
+    table's N(0, 1), DWP (the variant 1:1) and 7x7-only DWP (1:-) cells, and the closed-form DWP's (1:1:cf) where that row was run,
+    then each variant (`screen`: the `screen.json` of `main`)."""
     s, table = C.Settings(C.parse([])), {}
     for size in screen['sizes']:
         for label, prior in COMMITTED.items():
             values = [accuracy(C.record_path(s, C.run_dir(s, TASK, size, prior, k, s.epochs))) for k in screen['splits']]
-            if any(v is not None for v in values) or prior == 'DWP': table[label, size] = values   # a diagnosis row only where it was run
+            if any(v is not None for v in values) or not prior.endswith(C.CLOSED_FORM): table[label, size] = values   # that row only once run
         for multiples in map(stored_variant, screen['variants']):
             table[f'DWP at {name(multiples)}', size] = [accuracy(cell_record(multiples, size, k)) for k in screen['splits']]
     return table
