@@ -103,6 +103,16 @@ def markdown(found: dict, level: int = 1) -> str:
     return '\n'.join(lines)
 
 
+def table_rows(claims: dict, task: str = TASK) -> str:
+    "A sentence comparing the table's rows 'DWP, closed-form' and 'DWP' (a claims.json) at each N where both were run; '' where none."
+    by_size = claims['accuracy'].get(task, {})
+    pairs = [(n, by_size[n]['DWP' + C.CLOSED_FORM], by_size[n]['DWP']) for n in sorted(by_size, key=int)
+             if {'DWP', 'DWP' + C.CLOSED_FORM} <= set(by_size[n])]
+    cell = lambda c: f'{c["mean"]:.3f} ± {c["std"]:.3f} ({c["n_splits"]} splits)'
+    return (f'In the table\'s protocol on {task}, the row DWP, closed-form scores ' +
+            '; '.join(f'{cell(closed)} against the DWP\'s {cell(sampled)} at N = {n}' for n, closed, sampled in pairs) + '.') if pairs else ''
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--steps', type=positive, default=300, help='training steps before the measurement')
