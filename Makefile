@@ -15,9 +15,9 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 SLOW   ?= 0
 JOBS   ?= 2
-# pip, with the warnings about this machine's local package mirrors filtered out; --no-compile: no bytecode for the thousands of
-# modules of torch & co. that nothing imports (a third of torch's install time); what is imported is compiled on first use
-PIP    = $(BIN)/python -m pip install --quiet --no-compile 2> >(grep -v "^WARNING: Location 'file://" >&2)
+# pip, with the warnings about this machine's local package mirrors filtered out (it compiles the bytecode: where
+# PYTHONDONTWRITEBYTECODE is set, as here, imports never write it, and every process would compile torch & co. again)
+PIP    = $(BIN)/python -m pip install --quiet 2> >(grep -v "^WARNING: Location 'file://" >&2)
 
 .PHONY: demo test sync export clean-nbs readme docs check-site chromium bench install dev clean help fashion-mnist
 
