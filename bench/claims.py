@@ -599,13 +599,14 @@ def markdown(claims: dict, level: int = 1) -> str:
     return '\n'.join(lines) + '\n'
 
 
+GAIN_ROWS = ('DWP', 'DWP' + CLOSED_FORM)   # the rows whose gains are printed: the paper's estimator, and the closed-form one where it was run
 BASELINES = {'standard normal': 'N(0, 1)', 'log-uniform': 'log-uniform', 'init-scale normal': 'N(0, s²) at the DWP\'s scale (no shapes)'}
 
 
 def claim_lines(task: str, by_size: dict, sizes: list) -> list:
     "The DWP's gain over each baseline in points (the difference of the two rows' means), as Markdown lines; none without a DWP row."
     rows = []
-    for row in ('DWP', 'DWP' + CLOSED_FORM):   # the paper's estimator, and the closed-form one where it was run
+    for row in GAIN_ROWS:
         for baseline, name in BASELINES.items():
             gains = []
             for n in sizes:

@@ -71,7 +71,8 @@ def measure(manifest: dict, draws: int, seed: int = 0) -> dict:
     data_draws = gradients(lambda: F.cross_entropy(model.train()(x), y), draws)  # train mode: the weights drawn from q
     grads = gradients(lambda: prior.penalty(layer) / len(y), draws)
     state = learn.opt.state[weight]
-    adam = (state['sqr_avg'] / (1 - 0.99 ** state['step'])).sqrt()            # fastai's Adam: sqr_mom 0.99, debiased
+    sqr_mom = next(h['sqr_mom'] for group, h in zip(learn.opt.param_lists, learn.opt.hypers) if any(p is weight for p in group))
+    adam = (state['sqr_avg'] / (1 - sqr_mom ** state['step'])).sqrt()        # fastai's Adam's second moment, debiased
     return {'train_seconds': seconds, 'data_rms': rms(data), 'data_noise_rms': rms(data_draws.std(0)),
             'penalty_mean_rms': rms(grads.mean(0)), 'penalty_noise_rms': rms(grads.std(0)), 'adam_sqrt_v_rms': rms(adam),
             'data_share_median': (data.abs() / (adam + 1e-8)).median().item(), 'means_rms': rms(weight.detach()),

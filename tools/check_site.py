@@ -114,43 +114,65 @@ def link_problems(page: Path, hrefs: list, origin: str) -> list:
     return found
 
 
-async def check(port_file: Path, origin: str, shots: Path) -> list:
-    import websockets
+async def read_page(page: Page, rel: str, origin: str) -> tuple:
+    "Problems of one page at each width, and the last parts of its API entries' ids."
+    problems, ids = [], ids_of(DOCS/rel)
+    for width_name, (width, height, mobile) in WIDTHS.items():
+        await page.open(f'{origin}/{rel}', width, height, mobile)
+        where = f'{rel} ({width}px)'
+        problems += [f'{where}: {p}' for p in problems_of_events(page.events, origin)]
+        if width_name == 'desktop':
+            hrefs = await page.js('[...document.querySelectorAll("a[href]")].map(a => a.href)')
+            problems += [f'{rel}: {p}' for p in link_problems(DOCS/rel, hrefs, origin)]
+            math = await page.js('[document.querySelectorAll("span.math, div.math").length,'
+                                 ' document.querySelectorAll(".math mjx-container, mjx-container").length]')
+            if math[0] and math[1] < math[0]: problems.append(f'{where}: {math[0] - math[1]} of {math[0]} formulas not typeset')
+        else:
+            # the emulated phone widens its layout viewport to fit wide content, so compare with the width asked for
+            wide = await page.js(f'[document.documentElement.scrollWidth, {width}, '
+                                 '[...document.querySelectorAll("body *")].filter(e => e.getBoundingClientRect().right > ' + str(width + 1) +
+                                 ' && getComputedStyle(e).position !== "fixed" && e.closest("pre, .highlight, .cell_output .output, .table-wrapper, table, .MathJax, mjx-container, .sidebar-drawer, .toc-drawer") === null)'
+                                 '.slice(0, 3).map(e => e.tagName + "." + e.className)]')
+            if wide[0] > wide[1] or wide[2]: problems.append(f"{where}: wider than the screen ({wide[0]}px, {wide[1]}px shown): {wide[2]}")
+    return problems, {i.rsplit('.', 1)[-1] for i in ids if i.startswith('markovdwp_nb.')}
+
+
+async def open_tab(port: str, first: bool):
+    "A websocket to a page target: the browser's first tab, or a new one (Chromium's /json/new, which wants PUT)."
+    import urllib.request, websockets
+    if first:
+        with urllib.request.urlopen(f'http://127.0.0.1:{port}/json/list') as reply: targets = json.loads(reply.read())
+        ws_url = next(t['webSocketDebuggerUrl'] for t in targets if t['type'] == 'page')
+    else:
+        request = urllib.request.Request(f'http://127.0.0.1:{port}/json/new?about:blank', method='PUT')
+        with urllib.request.urlopen(request) as reply: ws_url = json.loads(reply.read())['webSocketDebuggerUrl']
+    ws = await websockets.connect(ws_url, max_size=2**26)
+    page = Page(ws)
+    for domain in ('Page', 'Runtime', 'Log', 'Network'): await page.send(f'{domain}.enable')
+    return ws, page
+
+
+async def check(port_file: Path, origin: str, shots: Path, tabs: int) -> list:
     for _ in range(200):
         if port_file.exists() and port_file.read_text().strip(): break
         await asyncio.sleep(0.05)
     port = port_file.read_text().split()[0]
-    import urllib.request
-    with urllib.request.urlopen(f'http://127.0.0.1:{port}/json/list') as reply: targets = json.loads(reply.read())
-    ws_url = next(t['webSocketDebuggerUrl'] for t in targets if t['type'] == 'page')
-    problems = []
-    async with websockets.connect(ws_url, max_size=2**26) as ws:
-        page = Page(ws)
-        for domain in ('Page', 'Runtime', 'Log', 'Network'): await page.send(f'{domain}.enable')
-        pages = sorted(p.relative_to(DOCS).as_posix() for p in DOCS.rglob('*.html'))
-        api_ids = set()
-        for rel in pages:
-            ids = ids_of(DOCS/rel)
-            api_ids |= {i.rsplit('.', 1)[-1] for i in ids if i.startswith('markovdwp_nb.')}
-            for width_name, (width, height, mobile) in WIDTHS.items():
-                await page.open(f'{origin}/{rel}', width, height, mobile)
-                where = f'{rel} ({width}px)'
-                problems += [f'{where}: {p}' for p in problems_of_events(page.events, origin)]
-                if width_name == 'desktop':
-                    hrefs = await page.js('[...document.querySelectorAll("a[href]")].map(a => a.href)')
-                    problems += [f'{rel}: {p}' for p in link_problems(DOCS/rel, hrefs, origin)]
-                    math = await page.js('[document.querySelectorAll("span.math, div.math").length,'
-                                         ' document.querySelectorAll(".math mjx-container, mjx-container").length]')
-                    if math[0] and math[1] < math[0]: problems.append(f'{where}: {math[0] - math[1]} of {math[0]} formulas not typeset')
-                else:
-                    # the emulated phone widens its layout viewport to fit wide content, so compare with the width asked for
-                    wide = await page.js(f'[document.documentElement.scrollWidth, {width}, '
-                                         '[...document.querySelectorAll("body *")].filter(e => e.getBoundingClientRect().right > ' + str(width + 1) +
-                                         ' && getComputedStyle(e).position !== "fixed" && e.closest("pre, .highlight, .cell_output .output, .table-wrapper, table, .MathJax, mjx-container, .sidebar-drawer, .toc-drawer") === null)'
-                                         '.slice(0, 3).map(e => e.tagName + "." + e.className)]')
-                    if wide[0] > wide[1] or wide[2]: problems.append(f"{where}: wider than the screen ({wide[0]}px, {wide[1]}px shown): {wide[2]}")
+    pages = sorted(p.relative_to(DOCS).as_posix() for p in DOCS.rglob('*.html'))
+    opened = [await open_tab(port, first=i == 0) for i in range(tabs)]
+    found = {}   # page -> (problems, API ids): the pages are read in `tabs` tabs at once, the report is in page order
+    queue = list(pages)
+    async def reader(page):
+        while queue:
+            rel = queue.pop(0)
+            found[rel] = await read_page(page, rel, origin)
+    try:
+        await asyncio.gather(*(reader(page) for _, page in opened))
+        problems = [p for rel in pages for p in found[rel][0]]
+        api_ids = set().union(*(found[rel][1] for rel in pages))
         for name in MAIN_OBJECTS:
             if name not in api_ids: problems.append(f'no API entry for {name}')
+        page = opened[0][1]
+        await page.send('Page.bringToFront')   # a tab in the background draws no frames: no screenshot
         shots.mkdir(parents=True, exist_ok=True)
         for label, rel in SHOTS:
             if not (DOCS/rel.split('#')[0]).exists(): continue
@@ -169,14 +191,18 @@ async def check(port_file: Path, origin: str, shots: Path) -> list:
             await asyncio.sleep(0.1)
         if not hits: problems.append('search.html?q=kernel: no results')
         problems += [f'search: {p}' for p in problems_of_events(page.events, origin)]
-        page.reader.cancel()
-    print(f'check_site: {len(pages)} pages at {" and ".join(str(w[0]) for w in WIDTHS.values())} px; screenshots in {shots}')
+    finally:
+        for ws, page in opened:
+            page.reader.cancel()
+            await ws.close()
+    print(f'check_site: {len(pages)} pages at {" and ".join(str(w[0]) for w in WIDTHS.values())} px in {tabs} tab(s); screenshots in {shots}')
     return problems
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--screenshots', default=str(ROOT/'build'/'screenshots'))
+    parser.add_argument('--tabs', type=int, default=2, help='pages read at once (default 2: one per core here)')
     args = parser.parse_args()
     if not (DOCS/'index.html').exists(): sys.exit('check_site: no docs/index.html: run make docs')
     start = time.time()
@@ -186,10 +212,13 @@ def main():
     browser = subprocess.Popen([chromium(), '--headless=new', '--no-sandbox', '--disable-gpu', '--no-first-run',
                                 '--disable-background-networking', '--disable-component-update', '--disable-sync',
                                 '--disable-default-apps', '--disable-extensions', '--no-default-browser-check',
+                                # the tabs read pages side by side: none is slowed as a background tab
+                                '--disable-background-timer-throttling', '--disable-renderer-backgrounding',
+                                '--disable-backgrounding-occluded-windows',
                                 '--remote-debugging-port=0', '--remote-debugging-address=127.0.0.1',
                                 f'--user-data-dir={profile}', 'about:blank'],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try: problems = asyncio.run(check(profile/'DevToolsActivePort', origin, Path(args.screenshots)))
+    try: problems = asyncio.run(check(profile/'DevToolsActivePort', origin, Path(args.screenshots), max(1, args.tabs)))
     finally:
         browser.terminate()
         try: browser.wait(10)
