@@ -1,11 +1,11 @@
 """Read the documentation site in headless Chromium, as a reader would, and fail on what a reader would notice.
 
-    python tools/check_site.py [--screenshots DIR]
+    python tools/check_site.py [--screenshots DIR] [--tabs N]
 
 Serves `docs/` on 127.0.0.1 and drives Debian's `chromium` over the DevTools protocol. Checks that every page
 loads with no console error and no request off this machine; every internal link and `#anchor` resolves; the API
 entries of the main objects are there; math is typeset by the site's own MathJax; the search finds "kernel";
-at 400 px nothing scrolls sideways. Screenshots of the home page and two module pages at desktop and phone width
+at 400 px nothing scrolls sideways. The pages are read in N tabs at once (default 2), the problems listed in page order. Screenshots of the home page and two module pages at desktop and phone width
 go to `build/screenshots/`. Exit status 1 with one line per problem."""
 import argparse, asyncio, base64, functools, http.server, json, os, re, shutil, socketserver, subprocess, sys
 import tempfile, threading, time
