@@ -152,11 +152,47 @@ async def open_tab(port: str, first: bool):
     return ws, page
 
 
-async def check(port_file: Path, origin: str, shots: Path, tabs: int) -> list:
-    for _ in range(200):
-        if port_file.exists() and port_file.read_text().strip(): break
-        await asyncio.sleep(0.05)
-    port = port_file.read_text().split()[0]
+BROWSER_FLAGS = ['--headless=new', '--no-sandbox', '--disable-gpu', '--no-first-run',
+                 '--disable-background-networking', '--disable-component-update', '--disable-sync',
+                 '--disable-default-apps', '--disable-extensions', '--no-default-browser-check',
+                 # the tabs read pages side by side: none is slowed as a background tab
+                 '--disable-background-timer-throttling', '--disable-renderer-backgrounding',
+                 '--disable-backgrounding-occluded-windows',
+                 '--remote-debugging-port=0', '--remote-debugging-address=127.0.0.1']
+
+
+def stop_browser(browser, profile: Path):
+    if browser.poll() is None:
+        browser.terminate()
+        try: browser.wait(10)
+        except subprocess.TimeoutExpired: browser.kill(); browser.wait()
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+def start_browser(tries: int = 2, wait: float = 60.0):
+    """Chromium with a fresh profile, and the DevTools port it chose (read from the profile's `DevToolsActivePort`).
+    A browser that exits or writes no port within `wait` seconds is started once more; then the check stops with
+    the end of Chromium's own error output (a first start on a busy machine can be slow: fonts are cached then)."""
+    for attempt in range(1, tries + 1):
+        profile = Path(tempfile.mkdtemp(prefix='check-site-'))
+        log = (profile.parent/(profile.name + '.log')).open('w+')
+        browser = subprocess.Popen([chromium(), *BROWSER_FLAGS, f'--user-data-dir={profile}', 'about:blank'],
+                                   stdout=subprocess.DEVNULL, stderr=log)
+        port_file, start = profile/'DevToolsActivePort', time.time()
+        while time.time() - start < wait and browser.poll() is None:
+            if port_file.exists() and port_file.read_text().strip():
+                log.close(); os.unlink(log.name)
+                return browser, profile, port_file.read_text().split()[0]
+            time.sleep(0.05)
+        status = f'exited with status {browser.returncode}' if browser.poll() is not None else f'wrote no DevTools port in {wait:.0f}s'
+        stop_browser(browser, profile)
+        log.seek(0); said = [l.strip() for l in log.read().splitlines() if l.strip()]
+        log.close(); os.unlink(log.name)
+        print(f'check_site: chromium {status} (try {attempt} of {tries})' + (f': {said[-1][:300]}' if said else ''), file=sys.stderr)
+    sys.exit(f'check_site: chromium did not start ({chromium()}); run it by hand to see why')
+
+
+async def check(port: str, origin: str, shots: Path, tabs: int) -> list:
     pages = sorted(p.relative_to(DOCS).as_posix() for p in DOCS.rglob('*.html'))
     opened = [await open_tab(port, first=i == 0) for i in range(tabs)]
     found = {}   # page -> (problems, API ids): the pages are read in `tabs` tabs at once, the report is in page order
@@ -204,27 +240,16 @@ def main():
     parser.add_argument('--screenshots', default=str(ROOT/'build'/'screenshots'))
     parser.add_argument('--tabs', type=int, default=2, help='pages read at once (default 2: one per core here)')
     args = parser.parse_args()
+    if args.tabs < 1: parser.error(f'--tabs: {args.tabs}: at least 1')
     if not (DOCS/'index.html').exists(): sys.exit('check_site: no docs/index.html: run make docs')
     start = time.time()
     server = serve(DOCS)
     origin = f'http://127.0.0.1:{server.server_address[1]}'
-    profile = Path(tempfile.mkdtemp(prefix='check-site-'))
-    browser = subprocess.Popen([chromium(), '--headless=new', '--no-sandbox', '--disable-gpu', '--no-first-run',
-                                '--disable-background-networking', '--disable-component-update', '--disable-sync',
-                                '--disable-default-apps', '--disable-extensions', '--no-default-browser-check',
-                                # the tabs read pages side by side: none is slowed as a background tab
-                                '--disable-background-timer-throttling', '--disable-renderer-backgrounding',
-                                '--disable-backgrounding-occluded-windows',
-                                '--remote-debugging-port=0', '--remote-debugging-address=127.0.0.1',
-                                f'--user-data-dir={profile}', 'about:blank'],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try: problems = asyncio.run(check(profile/'DevToolsActivePort', origin, Path(args.screenshots), max(1, args.tabs)))
+    browser, profile, port = start_browser()
+    try: problems = asyncio.run(check(port, origin, Path(args.screenshots), args.tabs))
     finally:
-        browser.terminate()
-        try: browser.wait(10)
-        except subprocess.TimeoutExpired: browser.kill()
+        stop_browser(browser, profile)
         server.shutdown()
-        shutil.rmtree(profile, ignore_errors=True)
     for problem in problems: print('  ' + problem)
     print(f'check_site: {len(problems)} problems ({time.time() - start:.0f}s)')
     sys.exit(1 if problems else 0)
