@@ -19,7 +19,7 @@ JOBS   ?= 2
 # PYTHONDONTWRITEBYTECODE is set, as here, imports never write it, and every process would compile torch & co. again)
 PIP    = $(BIN)/python -m pip install --quiet 2> >(grep -v "^WARNING: Location 'file://" >&2)
 
-.PHONY: demo test sync export clean-nbs readme docs check-site chromium bench install dev clean help fashion-mnist
+.PHONY: demo test sync export clean-nbs readme docs check-site chromium bench install dev clean help fashion-mnist test-packages
 
 help:
 	@sed -n '2,10p' Makefile
@@ -40,14 +40,29 @@ $(VENV)/.installed-dev: settings.ini setup.py | $(BIN)/python
 install: $(VENV)/.installed
 dev: $(VENV)/.installed-dev
 
-# the real Fashion-MNIST, offline: Debian's package puts the four .gz files in FASHION_DIR;
-# never fails the build (no root, no apt-get, or no registry: a note, and the tests skip the real data)
+# Debian packages: the real Fashion-MNIST offline (dataset-fashion-mnist puts the four .gz files in FASHION_DIR) and
+# the chromium that reads the site. $(call debian,PACKAGES) installs those of PACKAGES that are missing, in one apt-get
+# run, when this runs as root with apt-get; it never fails the build (no root, no apt-get or no registry: a note, and
+# the tests skip the real data; the site check says it has no chromium)
 FASHION_DIR := /usr/share/datasets/fashion-mnist
+debian = @want=""; for pkg in $(1); do case $$pkg in \
+	    dataset-fashion-mnist) [ -d $(FASHION_DIR) ] || want="$$want $$pkg";; \
+	    *) command -v $$pkg >/dev/null || want="$$want $$pkg";; esac; done; \
+	  if [ -n "$$want" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq >/dev/null 2>&1; \
+	    (DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$want) >/dev/null 2>&1 || for pkg in $$want; do \
+	      (DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$pkg) >/dev/null 2>&1 \
+	      || echo "note: could not install $$pkg (Fashion-MNIST then needs MARKOVDWP_DATA/FashionMNIST/raw/ or download=true; the site check needs chromium)"; done; \
+	  fi; true
+
 fashion-mnist:
-	@if [ ! -d $(FASHION_DIR) ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist) >/dev/null \
-	  || echo "note: could not install dataset-fashion-mnist; Fashion-MNIST needs MARKOVDWP_DATA/FashionMNIST/raw/ or download=true"; \
-	fi; true
+	$(call debian,dataset-fashion-mnist)
+
+chromium:
+	$(call debian,chromium)
+
+test-packages:
+	$(call debian,dataset-fashion-mnist chromium)
 
 demo: fashion-mnist $(VENV)/.installed
 	$(BIN)/markovdwp demo
@@ -56,15 +71,10 @@ sync: $(VENV)/.installed-dev
 	$(BIN)/python tools/check_sync.py
 	$(BIN)/python tools/render_docs.py --check
 
-# Debian's chromium reads the site in check-site; installed when missing and this runs as root
-chromium:
-	@if ! command -v chromium >/dev/null && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null \
-	  || echo "note: could not install chromium; the site check needs it"; \
-	fi; true
-
+# the Debian packages install while pip installs the package (two jobs: apt-get and pip each keep a core busy);
 # the notebooks run once: each that passes is saved as a page of the site, which is then built and read
-test: fashion-mnist sync chromium
+test:
+	@$(MAKE) --no-print-directory -j2 test-packages sync
 	SLOW=$(SLOW) $(BIN)/python tools/nbtest.py --jobs $(JOBS)
 	$(BIN)/python tools/site.py --cached
 	$(BIN)/python tools/check_site.py
