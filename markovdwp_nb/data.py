@@ -5,7 +5,8 @@
 # %% ../nbs/01_data.ipynb #722a3be4
 from __future__ import annotations
 
-import functools, gzip, hashlib, os, random, shutil, tempfile
+import functools, gzip, hashlib, importlib, os, random, shutil, tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
@@ -13,7 +14,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset, Subset
-from torchvision import datasets, transforms
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 from fastai.data.core import DataLoaders
@@ -23,17 +23,19 @@ from fastai.torch_core import default_device
 from .spec import RESAMPLING_KINDS, SpecError, UserError, at, feed_loader, feed_settings, from_spec, get_instance
 
 # %% auto #0
-__all__ = ['AUGMENTATIONS', 'CIFAR10_FORMAT', 'CIFAR100_FORMAT', 'MNIST_FORMAT', 'FASHION_FORMAT', 'SVHN_FORMAT', 'DIGITS_FORMAT',
-           'DEBIAN_FASHION_MNIST', 'FASHION_FILES', 'RESAMPLING_KEYS', 'VALID_FEEDS', 'seed_from_string',
-           'check_random_state', 'mt19937_from_string', 'split_random_state', 'resolve_size', 'subset_indices',
-           'stratified_indices', 'undersample_indices', 'take', 'LabelledSubset', 'ImageFormat', 'check_augmentation',
-           'image_transform', 'missing_files_error', 'StratifiedTrainSize', 'TorchvisionSplit', 'CIFARFiles',
+__all__ = ['AUGMENTATIONS', 'CIFAR10_FORMAT', 'CIFAR100_FORMAT', 'MNIST_FORMAT', 'FASHION_FORMAT', 'TORCHVISION_NAMES',
+           'TORCHVISION_MODULE', 'DIGITS_FORMAT', 'DEBIAN_FASHION_MNIST', 'FASHION_FILES', 'RESAMPLING_KEYS',
+           'VALID_FEEDS', 'seed_from_string', 'check_random_state', 'mt19937_from_string', 'split_random_state',
+           'resolve_size', 'subset_indices', 'stratified_indices', 'undersample_indices', 'take', 'LabelledSubset',
+           'ImageFormat', 'TensorRandomCrop', 'TensorRandomHorizontalFlip', 'TensorNormalize', 'TensorCompose',
+           'check_augmentation', 'image_transform', 'StratifiedTrainSize', 'digits_28x28', 'digits_split',
+           'check_classes', 'relabel', 'DigitsSplit', 'Digits_Train', 'Digits_Test', 'data_root', 'gunzip_atomic',
+           'gz_folder', 'fashion_missing_error', 'fashion_mnist_root', 'show_images', 'dataset_targets',
+           'source_dataset', 'resample_one', 'resample', 'DataNotFoundError', 'build_dataset', 'get_datasets',
+           'build_feed', 'FullBatchLoader', 'get_dataloaders', 'missing_files_error', 'TorchvisionSplit', 'CIFARFiles',
            'MNISTFiles', 'CIFAR10_Train', 'CIFAR10_Test', 'CIFAR100_Train', 'CIFAR100_Test', 'MNIST_Train',
-           'MNIST_Test', 'SVHNFiles', 'SVHN_Train', 'SVHN_Test', 'digits_28x28', 'digits_split', 'check_classes',
-           'relabel', 'DigitsSplit', 'Digits_Train', 'Digits_Test', 'data_root', 'gunzip_atomic', 'gz_folder',
-           'fashion_missing_error', 'fashion_mnist_root', 'FashionMNISTFiles', 'FashionMNIST_Train',
-           'FashionMNIST_Test', 'show_images', 'dataset_targets', 'source_dataset', 'resample_one', 'resample',
-           'DataNotFoundError', 'build_dataset', 'get_datasets', 'build_feed', 'FullBatchLoader', 'get_dataloaders']
+           'MNIST_Test', 'SVHN_FORMAT', 'SVHNFiles', 'SVHN_Train', 'SVHN_Test', 'FashionMNISTFiles',
+           'FashionMNIST_Train', 'FashionMNIST_Test']
 
 # %% ../nbs/01_data.ipynb #74d870fb
 def seed_from_string(text: str) -> int:
@@ -129,6 +131,46 @@ CIFAR100_FORMAT = ImageFormat(32, 4, True, 'reflect', (0.5071, 0.4865, 0.4409), 
 MNIST_FORMAT = ImageFormat(28, 2, False, 'constant', (0.1307,), (0.3081,))
 FASHION_FORMAT = ImageFormat(28, 2, False, 'constant', (0.2860,), (0.3530,))
 
+# %% ../nbs/01_data.ipynb #592a9666
+class TensorRandomCrop:
+    "torchvision's `RandomCrop` of a C x H x W tensor in torch alone: pad by `padding` (zeros, or `padding_mode` 'reflect'), then crop `size` x `size` at a random offset."
+    def __init__(self, size: int, padding: int = 0, padding_mode: str = 'constant'):
+        self.size, self.padding, self.padding_mode = size, padding, padding_mode
+
+    def __call__(self, image: torch.Tensor) -> torch.Tensor:
+        if self.padding: image = F.pad(image, [self.padding] * 4, mode=self.padding_mode)
+        height, width = image.shape[-2:]
+        if (height, width) == (self.size, self.size): return image
+        top = torch.randint(0, height - self.size + 1, size=(1,)).item()    # torchvision's order: the row, then the column
+        left = torch.randint(0, width - self.size + 1, size=(1,)).item()
+        return image[..., top:top + self.size, left:left + self.size]
+
+    def __repr__(self): return f'{type(self).__name__}(size={self.size}, padding={self.padding}, padding_mode={self.padding_mode!r})'
+
+class TensorRandomHorizontalFlip:
+    "torchvision's `RandomHorizontalFlip` of a tensor: mirrored left to right with probability `p`."
+    def __init__(self, p: float = 0.5): self.p = p
+    def __call__(self, image: torch.Tensor) -> torch.Tensor: return image.flip(-1) if torch.rand(1) < self.p else image
+    def __repr__(self): return f'{type(self).__name__}(p={self.p})'
+
+class TensorNormalize:
+    "torchvision's `Normalize` of a C x H x W tensor: `(image - mean) / std` per channel, in a new tensor."
+    def __init__(self, mean, std): self.mean, self.std = tuple(mean), tuple(std)
+    def __call__(self, image: torch.Tensor) -> torch.Tensor:
+        mean = torch.as_tensor(self.mean, dtype=image.dtype, device=image.device).view(-1, 1, 1)
+        std = torch.as_tensor(self.std, dtype=image.dtype, device=image.device).view(-1, 1, 1)
+        return image.clone().sub_(mean).div_(std)
+    def __repr__(self): return f'{type(self).__name__}(mean={self.mean}, std={self.std})'
+
+class TensorCompose:
+    "The tensor transforms in `transforms`, applied in order (torchvision's `Compose`)."
+    def __init__(self, transforms: list): self.transforms = list(transforms)
+    def __call__(self, image: torch.Tensor) -> torch.Tensor:
+        for step in self.transforms: image = step(image)
+        return image
+    def __repr__(self): return f'{type(self).__name__}({self.transforms})'
+
+
 # %% ../nbs/01_data.ipynb #f8c9fa14
 def check_augmentation(augmentation) -> str:
     "Return `augmentation` if it is one of `AUGMENTATIONS`, else raise a `SpecError` naming the argument."
@@ -136,27 +178,24 @@ def check_augmentation(augmentation) -> str:
         raise SpecError(f"{augmentation!r} is not one of {', '.join(map(repr, AUGMENTATIONS))}", key='augmentation')
     return augmentation
 
-def image_transform(augmentation: str, image_format: ImageFormat, from_pil: bool = True) -> transforms.Compose:
-    "The transform of an `augmentation` mode for images of `image_format` (PIL images, or tensors if not `from_pil`)."
+def image_transform(augmentation: str, image_format: ImageFormat, from_pil: bool = True) -> Callable:
+    "The transform of an `augmentation` mode for images of `image_format`: torchvision's for PIL images, `TensorCompose` for tensors (not `from_pil`)."
     check_augmentation(augmentation)
+    crop = augmentation in ('crop-flip', 'full')
+    normalize = augmentation in ('normalize', 'full')
+    if not from_pil:
+        return TensorCompose(([TensorRandomCrop(image_format.size, image_format.padding, image_format.padding_mode)] if crop else [])
+                             + ([TensorRandomHorizontalFlip()] if crop and image_format.flip else [])
+                             + ([TensorNormalize(image_format.mean, image_format.std)] if normalize else []))
+    from torchvision import transforms   # only the torchvision datasets read PIL images
     moves = []
-    if augmentation in ('crop-flip', 'full'):
+    if crop:
         moves = [transforms.RandomCrop(image_format.size, padding=image_format.padding, padding_mode=image_format.padding_mode)]
         moves += [transforms.RandomHorizontalFlip()] if image_format.flip else []
-    to_tensor = [transforms.ToTensor()] if from_pil else []
-    normalize = [transforms.Normalize(image_format.mean, image_format.std)] if augmentation in ('normalize', 'full') else []
-    return transforms.Compose(moves + to_tensor + normalize)
+    return transforms.Compose(moves + [transforms.ToTensor()] + ([transforms.Normalize(image_format.mean, image_format.std)] if normalize else []))
+
 
 # %% ../nbs/01_data.ipynb #2390872a
-def missing_files_error(dataset_name: str, folder, files) -> FileNotFoundError:
-    "The error for a torchvision dataset whose `files` in `folder` are missing or fail the checksum."
-    missing = [Path(f).name for f in files if not Path(f).is_file()]
-    problem = f'missing {", ".join(missing)}' if missing else "the files fail torchvision's md5 check (corrupted, or not the official release)"
-    return FileNotFoundError(
-        f'{dataset_name}: no usable dataset in {folder}: {problem}. Nothing is downloaded unless asked: pass download=True '
-        f'(in a manifest: --set dataset.<name>.download=true) on a machine with network access, '
-        f'or copy the torchvision files ({", ".join(Path(f).name for f in files)}) into {folder}.')
-
 class StratifiedTrainSize:
     "Mixin: cut the per-item attributes named in `per_item` to a stratified `train_size` subset."
     per_item = ('data', 'targets')
@@ -167,107 +206,20 @@ class StratifiedTrainSize:
         with at('train_size'): chosen = stratified_indices(self.targets, train_size, rng)
         for attr in self.per_item: setattr(self, attr, take(getattr(self, attr), chosen))
 
-class TorchvisionSplit(StratifiedTrainSize):
-    "Mixin for a torchvision dataset class: load a split with an `augmentation` mode, or say where the files should be."
-    image_format: ImageFormat
 
-    def load_split(self, root, train: bool, augmentation: str, download: bool):
-        transform = image_transform(augmentation, self.image_format)
-        try: super().__init__(root, train=train, transform=transform, download=download)
-        except RuntimeError as exc: raise self.missing_error(root) from exc
-        self.augmentation = augmentation
+# %% ../nbs/01_data.ipynb #7300bc63
+_all_ = ['missing_files_error', 'TorchvisionSplit', 'CIFARFiles', 'MNISTFiles', 'CIFAR10_Train', 'CIFAR10_Test', 'CIFAR100_Train', 'CIFAR100_Test',
+         'MNIST_Train', 'MNIST_Test', 'SVHN_FORMAT', 'SVHNFiles', 'SVHN_Train', 'SVHN_Test', 'FashionMNISTFiles',
+         'FashionMNIST_Train', 'FashionMNIST_Test']   # nbdev adds them to `__all__`: `from markovdwp_nb.data import *` brings them too
+TORCHVISION_NAMES = tuple(_all_)
+TORCHVISION_MODULE = 'markovdwp_nb.data_torchvision'   # it imports this module: a late binding by name (see the architecture page)
 
-    def missing_error(self, root) -> FileNotFoundError:
-        "What to raise when torchvision finds no usable files under `root`."
-        return missing_files_error(type(self).__name__, self.data_folder(root), self.expected_files(root))
+def __getattr__(name: str):
+    "The torchvision datasets (`TORCHVISION_NAMES`), from `TORCHVISION_MODULE`, imported on first use."
+    if name in TORCHVISION_NAMES: return getattr(importlib.import_module(TORCHVISION_MODULE), name)
+    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
 
-# %% ../nbs/01_data.ipynb #4774196f
-class CIFARFiles(TorchvisionSplit):
-    "Where torchvision's CIFAR classes look: `root/<base_folder>/` with the batches and the meta pickle."
-    def data_folder(self, root) -> Path: return Path(root)/self.base_folder
-    def expected_files(self, root) -> list:
-        names = [name for name, _ in self.train_list + self.test_list] + [self.meta['filename']]
-        return [self.data_folder(root)/name for name in names]
-
-class MNISTFiles(TorchvisionSplit):
-    "Where torchvision's MNIST looks: the four uncompressed IDX files in `root/<folder_name>/raw/` (`MNIST`, `FashionMNIST`)."
-    folder_name = 'MNIST'
-    @property
-    def raw_folder(self) -> str: return os.path.join(self.root, self.folder_name, 'raw')
-    @property
-    def processed_folder(self) -> str: return os.path.join(self.root, self.folder_name, 'processed')
-    def data_folder(self, root) -> Path: return Path(root)/self.folder_name/'raw'
-    def expected_files(self, root) -> list:
-        return [self.data_folder(root)/os.path.splitext(name)[0] for name, _ in self.resources]
-
-# %% ../nbs/01_data.ipynb #ab551ca0
-class CIFAR10_Train(CIFARFiles, datasets.CIFAR10):
-    "The CIFAR-10 training split (50 000 images) with an `augmentation` mode; a stratified `train_size` subset if given."
-    image_format = CIFAR10_FORMAT
-    def __init__(self, root, augmentation='normalize', train_size=None, random_state=None, download=False):
-        self.load_split(root, True, augmentation, download)
-        self.keep_stratified(train_size, random_state)
-
-class CIFAR10_Test(CIFARFiles, datasets.CIFAR10):
-    "The CIFAR-10 test split (10 000 images) with an `augmentation` mode."
-    image_format = CIFAR10_FORMAT
-    def __init__(self, root, augmentation='normalize', download=False):
-        self.load_split(root, False, augmentation, download)
-
-class CIFAR100_Train(CIFARFiles, datasets.CIFAR100):
-    "The CIFAR-100 training split (50 000 images, fine labels) with an `augmentation` mode; a stratified `train_size` subset if given."
-    image_format = CIFAR100_FORMAT
-    def __init__(self, root, augmentation='normalize', train_size=None, random_state=None, download=False):
-        self.load_split(root, True, augmentation, download)
-        self.keep_stratified(train_size, random_state)
-
-class CIFAR100_Test(CIFARFiles, datasets.CIFAR100):
-    "The CIFAR-100 test split (10 000 images, fine labels) with an `augmentation` mode."
-    image_format = CIFAR100_FORMAT
-    def __init__(self, root, augmentation='normalize', download=False):
-        self.load_split(root, False, augmentation, download)
-
-class MNIST_Train(MNISTFiles, datasets.MNIST):
-    "The MNIST training split (60 000 images) with an `augmentation` mode; a stratified `train_size` subset if given."
-    image_format = MNIST_FORMAT
-    def __init__(self, root, augmentation='normalize', train_size=None, random_state=None, download=False):
-        self.load_split(root, True, augmentation, download)
-        self.keep_stratified(train_size, random_state)
-
-class MNIST_Test(MNISTFiles, datasets.MNIST):
-    "The MNIST test split (10 000 images) with an `augmentation` mode."
-    image_format = MNIST_FORMAT
-    def __init__(self, root, augmentation='normalize', download=False):
-        self.load_split(root, False, augmentation, download)
-
-# %% ../nbs/01_data.ipynb #14d1e929
-SVHN_FORMAT = ImageFormat(32, 4, False, 'constant', (0.4377, 0.4438, 0.4728), (0.1980, 0.2010, 0.1970))
-
-class SVHNFiles(TorchvisionSplit):
-    "Where torchvision's SVHN looks: `root/train_32x32.mat`, `root/test_32x32.mat`; labels in `labels` (0-9), mirrored by `targets`."
-    per_item, image_format = ('data', 'labels'), SVHN_FORMAT
-    @property
-    def targets(self): return self.labels
-
-    def load_split(self, root, split: str, augmentation: str, download: bool):
-        transform = image_transform(augmentation, self.image_format)
-        try: super(TorchvisionSplit, self).__init__(root, split=split, transform=transform, download=download)
-        except RuntimeError as exc: raise self.missing_error(root) from exc
-        self.augmentation = augmentation
-
-    def data_folder(self, root) -> Path: return Path(root)
-    def expected_files(self, root) -> list: return [Path(root)/self.split_list[split][1] for split in ('train', 'test')]
-
-class SVHN_Train(SVHNFiles, datasets.SVHN):
-    "The SVHN training split (73 257 images) with an `augmentation` mode; a stratified `train_size` subset if given."
-    def __init__(self, root, augmentation='normalize', train_size=None, random_state=None, download=False):
-        self.load_split(root, 'train', augmentation, download)
-        self.keep_stratified(train_size, random_state)
-
-class SVHN_Test(SVHNFiles, datasets.SVHN):
-    "The SVHN test split (26 032 images) with an `augmentation` mode."
-    def __init__(self, root, augmentation='normalize', download=False):
-        self.load_split(root, 'test', augmentation, download)
+def __dir__() -> list: return sorted(set(globals()) | set(TORCHVISION_NAMES))
 
 # %% ../nbs/01_data.ipynb #83c0a0a7
 @functools.lru_cache(maxsize=None)
@@ -395,38 +347,6 @@ def fashion_mnist_root(root=None, download: bool = False, dataset_name: str = 'F
         except (OSError, EOFError) as exc:
             raise FileNotFoundError(f'{dataset_name}: could not decompress {source/name}.gz into {raw}: {exc}') from exc
     return base
-
-# %% ../nbs/01_data.ipynb #605e3d64
-class FashionMNISTFiles(MNISTFiles):
-    "Fashion-MNIST's four IDX files in `<data root>/FashionMNIST/raw/` (see `fashion_mnist_root`), kept to `classes` and relabelled."
-    folder_name, image_format = 'FashionMNIST', FASHION_FORMAT
-
-    def load_fashion(self, root, train: bool, augmentation: str, download: bool, classes):
-        class_ids = check_classes(classes, 'class ids')
-        check_augmentation(augmentation)
-        self.load_split(fashion_mnist_root(root, download, type(self).__name__), train, augmentation, download)
-        self.keep_classes(class_ids)
-
-    def keep_classes(self, class_ids: list):
-        "Keep the images of `class_ids`, relabelled 0..K-1 in that order; `classes` becomes their names."
-        self.class_ids, self.classes = class_ids, [datasets.FashionMNIST.classes[i] for i in class_ids]
-        if class_ids == list(range(10)): return
-        keep = torch.from_numpy(np.isin(self.targets.numpy(), class_ids))
-        self.data, self.targets = self.data[keep], relabel(self.targets[keep], class_ids)
-
-    def missing_error(self, root) -> FileNotFoundError:   # only a failed download gets here
-        return fashion_missing_error(type(self).__name__, root, download_failed=True)
-
-class FashionMNIST_Train(FashionMNISTFiles, datasets.FashionMNIST):
-    "The Fashion-MNIST training split (60 000 images, 6000 per class) with an `augmentation` mode, `classes`, and a stratified `train_size` subset if given."
-    def __init__(self, root=None, augmentation='normalize', train_size=None, random_state=None, download=False, classes=None):
-        self.load_fashion(root, True, augmentation, download, classes)
-        self.keep_stratified(train_size, random_state)
-
-class FashionMNIST_Test(FashionMNISTFiles, datasets.FashionMNIST):
-    "The Fashion-MNIST test split (10 000 images, 1000 per class) with an `augmentation` mode and `classes`."
-    def __init__(self, root=None, augmentation='normalize', download=False, classes=None):
-        self.load_fashion(root, False, augmentation, download, classes)
 
 # %% ../nbs/01_data.ipynb #3a9cfed9
 def show_images(dataset, indices, ncols: int = 10, size: float = 1.0):

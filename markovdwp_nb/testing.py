@@ -13,7 +13,6 @@ import numpy as np
 import torch
 from fastai.callback.core import Callback
 from sklearn.utils import check_random_state
-from torchvision import datasets
 
 # %% auto #0
 __all__ = ['CIFAR10_NAMES', 'TINY_SHAPES', 'MNIST_FOLDERS', 'CACHE_ENV', 'Py2Str', 'Py2Pickler', 'py2_dict', 'dump_py2_pickle',
@@ -58,6 +57,7 @@ def cifar_batch(images: np.ndarray, labels, label_keys=('labels',), name: str = 
 
 def write_cifar(root, train, test, kind: str = 'cifar10', class_names=None) -> Path:
     "Write `train` and `test` (pairs of uint8 images N x 32 x 32 x 3 and labels) as the CIFAR-10/100 python release under `root`."
+    from torchvision import datasets   # here, not at the top: a notebook that imports this module need not import torchvision
     source = {'cifar10': datasets.CIFAR10, 'cifar100': datasets.CIFAR100}[kind]
     folder = Path(root)/source.base_folder
     folder.mkdir(parents=True, exist_ok=True)

@@ -65,7 +65,7 @@ def main():
     flags = []
     if args.slow or os.environ.get('SLOW', '0') not in ('', '0'): flags.append('slow')
     if has_gpu(): flags.append('cuda')
-    if DEBIAN_FASHION_MNIST.is_dir(): flags.append('fashion')   # the real data set's cells (01_data)
+    if DEBIAN_FASHION_MNIST.is_dir(): flags.append('fashion')   # the real data set's cells (01_data, 01b_data_torchvision)
     paths = notebooks(select=args.select)
     if not paths: sys.exit('nbtest: no notebooks matched')
     paths = longest_first(paths)
