@@ -11,6 +11,8 @@ noise sets sqrt(v), the data's share of the step is |data gradient| / sqrt(v).
     sampled, all slices   the same on every slice
     closed-form           z ~ r(z | mean of q), E_q log p(w | z) exact (`estimator: "closed-form"`), every slice
     N(0, 1)               the baseline: its penalty's gradient on a mean is mean / N, without noise
+    Markov DWP            the table's row 'Markov DWP' on conv1: whole filter banks w ~ q, the hierarchical model's -ELBO
+                          of each (bench/results/priors/markov5x5__features.conv1__e10.pt)
 
 Writes bench/results/estimator.md (and .json beside it); a few minutes on 2 cores.
 
@@ -33,12 +35,17 @@ from markovdwp_nb.bnn import dwp_learner                               # noqa: E
 TASK, SIZE, SPLIT = 'fashion5-9', 100, 0
 # (row, the table's row, whether conv1's penalty is on every slice rather than the table's --n-slices subset)
 ROWS = (('sampled, 256 slices', 'DWP', False), ('sampled, all slices', 'DWP', True),
-        ('closed-form', 'DWP' + C.CLOSED_FORM, True), ('N(0, 1)', 'standard normal', False))
+        ('closed-form', 'DWP' + C.CLOSED_FORM, True), ('N(0, 1)', 'standard normal', False), ('Markov DWP', 'Markov DWP', False))
+
+
+def markov_path(s: C.Settings) -> Path:
+    "The committed Markov DWP of the table (bench/claims.py trains it as bench/markov.py names it)."
+    return s.results/'priors'/f'markov5x5__{C.CONV1}__e{s.markov_epochs}.pt'
 
 
 def row_manifest(s: C.Settings, prior: str, every_slice: bool, steps: int) -> dict:
     "The claims' manifest of one row of the table, trained for `steps` steps (one epoch)."
-    manifest = C.bnn_manifest(s, TASK, prior, SIZE, SPLIT, C.dwp_vae_paths(s), None, 1)
+    manifest = C.bnn_manifest(s, TASK, prior, SIZE, SPLIT, C.dwp_vae_paths(s), markov_path(s), 1)
     manifest['feeds']['train']['steps'] = steps
     if every_slice:
         for spec in manifest['options']['priors'].values(): spec.pop('n_slices', None)
@@ -101,6 +108,11 @@ def markdown(found: dict, level: int = 1) -> str:
                   f'against {normal["data_share_median"]:.0%} under N(0, 1). The closed-form estimator has '
                   f'{every["penalty_noise_rms"] / closed["penalty_noise_rms"]:.0f} times less noise than the sampled one on the same slices, '
                   f'and a data share of {closed["data_share_median"]:.0%}.', '']
+    if {'Markov DWP', 'sampled, all slices'} <= set(rows):
+        markov, every = rows['Markov DWP'], rows['sampled, all slices']
+        lines += [f'The Markov DWP\'s penalty (whole filter banks, sampled) has gradient noise {markov["penalty_noise_rms"] / markov["data_rms"]:.0f} times '
+                  f'the data\'s gradient ({markov["penalty_noise_rms"] / every["penalty_noise_rms"]:.2g} times the DWP\'s on all slices), and a data share '
+                  f'of {markov["data_share_median"]:.1%} of an Adam step; its means\' rms is {markov["means_rms"]:.3g} against the DWP\'s {every["means_rms"]:.3g}.', '']
     return '\n'.join(lines)
 
 
@@ -123,8 +135,8 @@ def main(argv=None) -> int:
     if args.draws < 2: parser.error('--draws: at least 2 (the noise is the std over the draws)')
     torch.set_num_threads(C.cores())
     s = C.Settings(C.parse([]))
-    missing = [str(p) for p in C.dwp_vae_paths(s).values() if not p.is_file()]
-    if missing: parser.exit(2, f'estimator: {missing[0]}: no such kernel VAE (python bench/claims.py --parts kernels makes it)\n')
+    missing = [str(p) for p in [*C.dwp_vae_paths(s).values(), markov_path(s)] if not p.is_file()]
+    if missing: parser.exit(2, f'estimator: {missing[0]}: no such kernel model (python bench/claims.py --parts kernels makes it)\n')
     found = {'command': shlex.join(['python', 'bench/estimator.py', *(argv if argv is not None else sys.argv[1:])]),
              'commit': C.git_commit(), 'hardware': C.hardware(), 'steps': args.steps, 'draws': args.draws, 'rows': {}}
     for row, prior, every_slice in ROWS:

@@ -158,6 +158,8 @@ BROWSER_FLAGS = ['--headless=new', '--no-sandbox', '--disable-gpu', '--no-first-
                  # the tabs read pages side by side: none is slowed as a background tab
                  '--disable-background-timer-throttling', '--disable-renderer-backgrounding',
                  '--disable-backgrounding-occluded-windows',
+                 # a container's /dev/shm may be 64 MB, too small for Chromium's shared memory: use /tmp instead
+                 '--disable-dev-shm-usage',
                  '--remote-debugging-port=0', '--remote-debugging-address=127.0.0.1']
 
 
