@@ -59,10 +59,10 @@ from markov import gaussian_log_density, kernels, markov_model, shared_mean_gaus
 CONV0, CONV1 = 'features.conv0', 'features.conv1'
 VD_NETS = {'truncated': 'TruncatedVDConvDigitsNet', 'sparse': 'VDConvDigitsNet'}
 PRIORS = ('standard normal', 'log-uniform', 'DWP', 'DWP + DWP init', 'Markov DWP', 'DWP on the 7x7 conv only', 'DWP, 5x5 KL x0.1',
-          'init-scale normal', 'DWP, closed-form', 'DWP + DWP init, closed-form')
+          'init-scale normal', 'DWP, closed-form', 'DWP + DWP init, closed-form', 'Markov DWP, closed-form')
 DEFAULT_PRIORS = PRIORS[:6]   # the last rows are diagnoses, run on request (--priors)
 ZOO_FREE = ('standard normal', 'log-uniform', 'init-scale normal')   # the rows that use no source zoo (no kernel VAE, no vault)
-CLOSED_FORM = ', closed-form'   # the suffix of the rows whose DWPs use the closed-form estimator on every slice (nbs/12_priors)
+CLOSED_FORM = ', closed-form'   # the suffix of the rows whose DWPs (and Markov DWP) use the closed-form estimator on every slice (nbs/12_priors)
 CONV0_ONLY = ('DWP on the 7x7 conv only',)   # the rows with a DWP on conv0 and N(0, 1) on conv1: they use no 5x5 VAE
 TEMPER = 0.1                  # the weight of the 5x5 DWP's KL term in the tempered row, relative to the ELBO's 1/N
 INITS = ('default', 'DWP', 'source kernels')
@@ -346,7 +346,8 @@ def bnn_manifest(s: Settings, task: str, prior: str, size: int, split: int, vaes
         # N(0, s^2) with s the default-initialisation std of each conv layer: the scale of the DWPs' kernel_scale 'init' gauge
         if prior == 'init-scale normal': options['normal_std'] = 'init'
     elif prior == 'DWP + DWP init': options['init'] = {CONV0: 'prior', CONV1: 'prior'}
-    elif prior == 'Markov DWP': options['priors'][CONV1] = {'path': str(markov), 'kind': 'trainable'}
+    elif prior == 'Markov DWP':   # on conv1; conv0 keeps the 7x7 DWP (closed-form too in the row 'Markov DWP, closed-form')
+        options['priors'][CONV1] = {'path': str(markov), 'kind': 'trainable', **({'estimator': 'closed-form'} if row != prior else {})}
     elif prior in CONV0_ONLY: del options['priors'][CONV1]  # N(0, 1) on conv1: isolates the 7x7 DWP
     elif prior == 'DWP, 5x5 KL x0.1':  # the 5x5 DWP's KL term at TEMPER / N instead of 1 / N (a tempered prior on conv1)
         options['coef'] = {**options.get('coef', {'task.nll': 1.0, 'model.kl_div': 'dataset'}), f'model.kl_div.{CONV1}': TEMPER / size}

@@ -131,21 +131,23 @@ class MarkovDWP(nn.Module):
         q_h = self.layer_posterior(torch.cat([layer, set_size(layer, banks.shape[1])], -1))
         return q_z, q_u, q_h
 
-    def bank_terms(self, banks: torch.Tensor, n_draws: int = 1) -> dict:
+    def bank_terms(self, banks: torch.Tensor, n_draws: int = 1, log_likelihood=None) -> dict:
         """The ELBO's terms of each bank in nats (each `B`), averaged over `n_draws` reparameterised draws of the codes (the
         posteriors computed once): `nll` = -sum log p(w | z), `kl_z` = sum KL(q(z | w) || p(z | u)), `kl_u` = sum
-        KL(q(u | W_o) || p(u | h)), `kl_h` = KL(q(h | W) || N(0, I))."""
+        KL(q(u | W_o) || p(u | h)), `kl_h` = KL(q(h | W) || N(0, I)). `log_likelihood(p, banks)`, where given, stands for
+        `p.log_prob(banks)` of the slices' p(w | z) (the Markov prior's closed-form estimator: its expectation under q(W))."""
         banks = self.check_banks(banks)
         q_z, q_u, q_h = self.posteriors(banks)
         h, u, z = q_h.rsample((n_draws,)), q_u.rsample((n_draws,)), q_z.rsample((n_draws,))   # T x B (x c_out (x c_in)) x code
-        return {'nll': -self.decode(z).log_prob(banks).sum((-2, -1)).mean(0),
+        p = self.decode(z)
+        return {'nll': -(p.log_prob(banks) if log_likelihood is None else log_likelihood(p, banks)).sum((-2, -1)).mean(0),
                 'kl_z': kl_divergence(q_z, self.slice_prior(u.unsqueeze(-2))).sum((-2, -1)).mean(0),
                 'kl_u': kl_divergence(q_u, self.filter_prior(h.unsqueeze(-2))).sum(-1).mean(0),
                 'kl_h': kl_divergence(q_h, self.layer_prior(banks))}
 
-    def elbo(self, banks: torch.Tensor, n_draws: int = 1) -> torch.Tensor:
+    def elbo(self, banks: torch.Tensor, n_draws: int = 1, log_likelihood=None) -> torch.Tensor:
         "An estimate of the ELBO of each bank (nats) from `n_draws` draws of the codes; its expectation is at most log p(W)."
-        return -sum(self.bank_terms(banks, n_draws).values())
+        return -sum(self.bank_terms(banks, n_draws, log_likelihood).values())
 
     def forward(self, banks: torch.Tensor) -> dict:
         "The ELBO's terms of each bank per slice (nats per slice): what training minimises."

@@ -339,18 +339,21 @@ def sample(self: ImplicitSlicePrior, weight_shape, device=None, decoder_mean: bo
 # %% ../nbs/12_priors.ipynb #ca72b709
 class MarkovPrior(KernelPrior):
     """The Markov DWP as the prior of a conv layer's whole kernel: penalty -H(q) - E_q ELBO(W) >= KL(q(W) || p(W)), with the
-    model's inference nets as the auxiliary distribution (`trainable`, `fixed`) or its prior (`collapsed`)."""
-    def __init__(self, model: MarkovDWP, kind: str = 'trainable', n_draws_q: int = 1, n_draws_r: int = 1, **options):
+    model's inference nets as the auxiliary distribution (`trainable`, `fixed`) or its prior (`collapsed`); `estimator`
+    'closed-form' takes the codes at the means and E_q log p(w | z) exactly, as the DWP's does."""
+    def __init__(self, model: MarkovDWP, kind: str = 'trainable', n_draws_q: int = 1, n_draws_r: int = 1, estimator: str = 'sampled', **options):
         super().__init__()
-        if options: raise SpecError('not an option of a Markov DWP prior (expected kind, n_draws_q, n_draws_r)', key=sorted(options)[0])
+        if options: raise SpecError('not an option of a Markov DWP prior (expected kind, n_draws_q, n_draws_r, estimator)', key=sorted(options)[0])
         check_prior_kind(kind)
         self.kind, self.model = kind, model
         self.n_draws_q, self.n_draws_r = check_count(n_draws_q, 'n_draws_q'), check_count(n_draws_r, 'n_draws_r')
+        self.estimator = check_estimator(estimator, n_draws_q)
         for part in model.generative(): part.requires_grad_(False)
         for part in model.inference(): part.requires_grad_(kind == 'trainable')
 
     def extra_repr(self) -> str:
         return (f'kind={self.kind!r}, n_draws_q={self.n_draws_q}, n_draws_r={self.n_draws_r}'
+                + (f', estimator={self.estimator!r}' if self.estimator != 'sampled' else '')
                 + (f', kernel_scale={self.kernel_scale:.4g}' if self.kernel_scale != 1.0 else ''))
 
     def check_shape(self, weight_shape) -> tuple:
@@ -361,18 +364,23 @@ class MarkovPrior(KernelPrior):
                              f'got a weight of shape {shape}')
         return shape
 
-    def negative_elbo(self, banks: torch.Tensor) -> torch.Tensor:
+    def negative_elbo(self, banks: torch.Tensor, variance: torch.Tensor | None = None) -> torch.Tensor:
         """-ELBO of each of the `B x c_out x c_in x 1 x k x k` `banks`, `n_draws_r` draws of the codes from q (the inference
-        nets run once), or from the prior when `collapsed`."""
+        nets run once), or from the prior when `collapsed`. With `variance` (as `banks`), its expectation over the weights
+        N(banks, variance) on the same codes: E log p(w | z) in closed form (`expected_log_prob`)."""
         model = self.model
-        if self.kind != 'collapsed': return -model.elbo(banks, self.n_draws_r)
+        log_likelihood = (lambda p, w: p.log_prob(w)) if variance is None else (lambda p, w: expected_log_prob(p, w, variance))
+        if self.kind != 'collapsed': return -model.elbo(banks, self.n_draws_r, log_likelihood)
         banks = banks.repeat(self.n_draws_r, *[1] * (banks.dim() - 1))
         z = model.prior_codes(*banks.shape[:3], banks)
-        return -model.decode(z).log_prob(banks).sum((1, 2))
+        return -log_likelihood(model.decode(z), banks).sum((1, 2))
 
     def penalty(self, module):
         self.check_layer(module)
         loc, log_sigma2 = self.in_source_units(module.weight, module.log_sigma2)     # KL(q || p_c) = KL(q / c || p)
+        if self.estimator == 'closed-form':   # the inference nets read the means; nothing is drawn from q
+            banks = loc.unsqueeze(-3).unsqueeze(0)                                    # 1 x c_out x c_in x 1 x k x k
+            return -gaussian_entropy(log_sigma2, log_sigma2.dim()) + self.negative_elbo(banks, log_sigma2.exp().unsqueeze(-3).unsqueeze(0)).mean()
         noise = torch.randn(self.n_draws_q, *loc.shape, device=loc.device, dtype=loc.dtype)
         weights = (loc + torch.exp(0.5 * log_sigma2) * noise).unsqueeze(-3)          # S x c_out x c_in x 1 x k x k
         return -gaussian_entropy(log_sigma2, log_sigma2.dim()) + self.negative_elbo(weights).mean()
