@@ -623,6 +623,8 @@ def claim_lines(task: str, by_size: dict, sizes: list) -> list:
 def figure(claims: dict, curves: dict, path: Path):
     import matplotlib; matplotlib.use('Agg')
     import matplotlib.pyplot as plt
+    # matplotlib's ten colours, then the same colours dashed with square markers: no two rows look alike
+    row_style = lambda i: {'color': f'C{i % 10}', 'marker': 'os'[i // 10 % 2], 'linestyle': '-' if i < 10 else '--'}
     tasks = list(claims['accuracy'])
     fig, axes = plt.subplots(1, len(tasks) + 1, figsize=(5 * (len(tasks) + 1), 4), squeeze=False)
     for ax, task in zip(axes[0], tasks):
@@ -631,7 +633,7 @@ def figure(claims: dict, curves: dict, path: Path):
             points = [(int(n), by_size[n][prior]) for n in sorted(by_size, key=int) if prior in by_size[n]]
             if not points: continue
             ax.errorbar([n * (1 + 0.02 * (i - 2)) for n, _ in points], [p['mean'] for _, p in points], [p['std'] for _, p in points],
-                        marker='o', capsize=3, label=prior, color=f'C{i}')   # one colour per row in every panel
+                        capsize=3, label=prior, **row_style(i))   # one style per row in every panel
         sizes = sorted(int(n) for n in by_size)
         ax.set_xscale('log'); ax.minorticks_off(); ax.set_xticks(sizes); ax.set_xticklabels([str(n) for n in sizes])
         ax.set_xlim(sizes[0] / 1.3, sizes[-1] * 1.3)
@@ -644,7 +646,7 @@ def figure(claims: dict, curves: dict, path: Path):
         for prior, runs in curves[task][size].items():
             runs = np.array([[np.nan if a is None else a for a in run] for run in runs], dtype=float)
             steps = (np.arange(runs.shape[1]) + 1) * claims['steps_per_epoch']
-            ax.plot(steps, np.nanmean(runs, 0), label=prior, color=f'C{PRIORS.index(prior)}')
+            ax.plot(steps, np.nanmean(runs, 0), label=prior, **{**row_style(PRIORS.index(prior)), 'marker': None})
         ax.set_xlabel('full-batch steps'); ax.set_ylabel('test accuracy (posterior means)'); ax.set_title(f'{task}, N = {size}: training curves')
         ax.grid(alpha=0.3)
     fig.tight_layout(); fig.savefig(path, dpi=90); plt.close(fig)
