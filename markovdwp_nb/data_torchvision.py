@@ -14,7 +14,7 @@ from torchvision import datasets
 
 from .data import (
     CIFAR10_FORMAT, CIFAR100_FORMAT, FASHION_FORMAT, MNIST_FORMAT, ImageFormat, StratifiedTrainSize, check_augmentation, check_classes,
-    fashion_missing_error, fashion_mnist_root, image_transform, relabel)
+    TORCHVISION_NAMES, fashion_missing_error, fashion_mnist_root, image_transform, relabel)
 
 # %% auto #0
 __all__ = ['SVHN_FORMAT', 'missing_files_error', 'TorchvisionSplit', 'CIFARFiles', 'MNISTFiles', 'CIFAR10_Train', 'CIFAR10_Test',
@@ -168,7 +168,6 @@ class FashionMNIST_Test(FashionMNISTFiles, datasets.FashionMNIST):
     def __init__(self, root=None, augmentation='normalize', download=False, classes=None):
         self.load_fashion(root, False, augmentation, download, classes)
 
-for _name in ('TorchvisionSplit', 'CIFARFiles', 'MNISTFiles', 'CIFAR10_Train', 'CIFAR10_Test', 'CIFAR100_Train', 'CIFAR100_Test', 'MNIST_Train',
-              'MNIST_Test', 'SVHNFiles', 'SVHN_Train', 'SVHN_Test', 'FashionMNISTFiles', 'FashionMNIST_Train', 'FashionMNIST_Test'):
-    globals()[_name].__module__ = 'markovdwp_nb.data'   # their home for class-specs, pickles and the docs
+for _name in TORCHVISION_NAMES:   # the classes' home for class-specs, pickles and the docs
+    if isinstance(globals()[_name], type): globals()[_name].__module__ = 'markovdwp_nb.data'
 
