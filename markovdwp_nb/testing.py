@@ -17,8 +17,8 @@ from sklearn.utils import check_random_state
 # %% auto #0
 __all__ = ['CIFAR10_NAMES', 'TINY_SHAPES', 'MNIST_FOLDERS', 'CACHE_ENV', 'Py2Str', 'Py2Pickler', 'py2_dict', 'dump_py2_pickle',
            'cifar_batch', 'write_cifar', 'idx_bytes', 'write_mnist', 'synthetic_images', 'write_svhn', 'write_tiny',
-           'md5_of', 'local_checksums', 'dependent_banks', 'test_cache', 'cached', 'tiny_source_manifest', 'tiny_zoo',
-           'tiny_vault', 'Crash', 'Poison', 'located']
+           'fashion_root', 'debian_at', 'n_train_images', 'listing', 'md5_of', 'local_checksums', 'dependent_banks',
+           'test_cache', 'cached', 'tiny_source_manifest', 'tiny_zoo', 'tiny_vault', 'Crash', 'Poison', 'located']
 
 # %% ../nbs/97_testing.ipynb #30c1d367
 class Py2Str(bytes):
@@ -121,6 +121,27 @@ def write_tiny(root, kind: str = 'cifar10', n_train: int = 4, n_test: int = 2, r
     if kind in MNIST_FOLDERS: return write_mnist(root, train, test, folder or MNIST_FOLDERS[kind], compress)
     if kind == 'svhn': return write_svhn(root, train, test)
     return write_cifar(root, train, test, kind)
+
+# %% ../nbs/97_testing.ipynb #28ccbcb0
+def fashion_root(**kwargs) -> Path:
+    "A new temporary folder with a tiny Fashion-MNIST (`write_tiny` arguments: n_train, n_test, folder, compress)."
+    folder = Path(tempfile.mkdtemp())
+    write_tiny(folder, 'fashion', **kwargs)
+    return folder
+
+@contextlib.contextmanager
+def debian_at(folder, also: dict | None = None):
+    "Within the block, Debian's Fashion-MNIST files are looked for in `folder`: in `markovdwp_nb.data` and in the namespace `also`."
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(mock.patch('markovdwp_nb.data.DEBIAN_FASHION_MNIST', Path(folder)))
+        if also is not None: stack.enter_context(mock.patch.dict(also, {'DEBIAN_FASHION_MNIST': Path(folder)}))
+        yield
+
+def n_train_images(root) -> int:
+    "The training images of the Fashion-MNIST in the data root `root` (the count in its IDX label file's header)."
+    return struct.unpack('>i', (Path(root)/'FashionMNIST'/'raw'/'train-labels-idx1-ubyte').read_bytes()[4:8])[0]
+
+def listing(folder) -> list: return sorted(path.name for path in Path(folder).iterdir())
 
 # %% ../nbs/97_testing.ipynb #d05f330b
 def md5_of(path) -> str:
