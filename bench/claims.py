@@ -71,6 +71,7 @@ PARTS = ('zoo', 'kernels', 'bayes', 'budget', 'init')
 # the paper's names of the layers in claims.json (conv1, conv2) and this package's
 LAYER_LABELS = {'conv1': 'conv1 (`features.conv0`, 7x7 slices)', 'conv2': 'conv2 (`features.conv1`, 5x5, whole filter banks)'}
 QUICK_BUDGET = ('standard normal', 'DWP')   # the priors whose budget --quick checks
+PAPER_STEPS = 10_000                # the DWP paper's budget: train-bnn.py --epochs 10000 with one full batch an epoch
 DEFAULT_MODELS = 12                 # source models of the committed table (the last 2 held out)
 DEFAULT_HELD_OUT = 2                # the source models held out of the kernel models' fit, to score them
 DEFAULT_SOURCE_EPOCHS = 3           # epochs of each source model of the committed table
@@ -103,6 +104,9 @@ class Settings:
         self.n_splits = 1 if quick else args.splits
         self.steps_per_epoch = 10 if quick else args.steps_per_epoch
         self.epochs = 2 if quick else args.epochs
+        # the budget part: split 0 of the first N again at twice the table's steps and, unless the table has them, the paper's 10,000
+        paper = PAPER_STEPS // self.steps_per_epoch
+        self.budget_epochs = [2 * self.epochs] + ([paper] if not quick and paper > 2 * self.epochs and paper * self.steps_per_epoch == PAPER_STEPS else [])
         self.lr, self.lr_factor, self.k, self.warmup = args.lr, args.log_sigma2_lr_factor, args.k, args.kl_warmup
         self.n_slices = args.n_slices or None
         self.dwp5_var = args.dwp5_var                               # the decoder noise of the conv1 DWP's VAE
@@ -491,6 +495,22 @@ def accuracy_table(s: Settings, epochs: int) -> tuple:
     return table, posteriors, curves
 
 
+def budget_part(s: Settings) -> dict:
+    """The budget of the table, checked on split 0 of the first N of fashion5-9: each prior's ensemble accuracy after the table's
+    steps and after each longer budget it was trained for (`accuracy`), and its posterior means' test accuracy along each run
+    (`curves`, one point per epoch). A prior is listed once it has the table's run and at least one longer one."""
+    n = s.sizes['fashion5-9'][0]
+    budget = {'task': 'fashion5-9', 'n_train': n, 'split': 0, 'steps': [s.steps_per_epoch * e for e in (s.epochs, *s.budget_epochs)],
+              'steps_per_epoch': s.steps_per_epoch, 'accuracy': {}, 'curves': {}}
+    for prior in PRIORS:
+        runs = {f'{e * s.steps_per_epoch} steps': read_record(s, 'fashion5-9', n, prior, 0, e) for e in (s.epochs, *s.budget_epochs)}
+        runs = {steps: record for steps, record in runs.items() if record is not None}
+        if f'{s.steps} steps' not in runs or len(runs) < 2: continue
+        budget['accuracy'][prior] = {steps: record['accuracy'] for steps, record in runs.items()}
+        budget['curves'][prior] = {steps: record['curve'] for steps, record in runs.items()}
+    return budget
+
+
 # ----------------------------------------------------------------------------------------------- convergence
 def plain_manifest(s: Settings, split: int) -> dict:
     "A plain DigitsNet (no BatchNorm, as the paper's) on `plain_size` examples of Fashion-MNIST 5-9, batches of 50, tested on all of 5-9."
@@ -582,11 +602,13 @@ def markdown(claims: dict, level: int = 1) -> str:
     if budget.get('accuracy'):
         steps = [f'{n} steps' for n in budget['steps']]
         lines += [f'**Budget**: ensemble accuracy of each prior\'s net on {budget["task"]}, N = {budget["n_train"]}, split {budget["split"]}, '
-                  f'after {steps[0]} and {steps[1]} (the table\'s budget is enough where the change is under 0.5 points)', '',
-                  f'| prior | {steps[0]} | {steps[1]} | change (points) |', '|---|---|---|---|']
-        for prior, pair in budget['accuracy'].items():
-            short, long = pair.values()
-            lines.append(f'| {prior} | {short:.3f} | {long:.3f} | {100 * (long - short):+.1f} |')
+                  f'after {steps[0]} (the table\'s) and after longer runs, each with its own linear decay, with the change from the table\'s '
+                  f'in points (the table\'s budget is enough where the change is under 0.5 points; {PAPER_STEPS:,} steps are the paper\'s)', '',
+                  '| prior | ' + ' | '.join(steps) + ' |', '|---|' + '---|' * len(steps)]
+        for prior, by_steps in budget['accuracy'].items():
+            first = by_steps[steps[0]]
+            cells = [f'{by_steps[k]:.3f}' + (f' ({100 * (by_steps[k] - first):+.1f})' if k != steps[0] else '') if k in by_steps else '—' for k in steps]
+            lines.append(f'| {prior} | ' + ' | '.join(cells) + ' |')
         lines.append('')
     ett = claims.get('epochs_to_target')
     if ett and any(init in ett for init in INITS):
@@ -598,6 +620,25 @@ def markdown(claims: dict, level: int = 1) -> str:
                 lines.append(f'| {init} | ' + (f'{e["mean"]:.1f} ± {e["std"]:.1f}' if e['mean'] is not None else 'never') +
                              f' | {e["reached"]} | {e["accuracy_after_1_epoch"]:.3f} |')
     return '\n'.join(lines) + '\n'
+
+
+def budget_summary(claims: dict) -> str:
+    """One generated paragraph on the budget part: each prior's change in ensemble accuracy from the table's steps to the longest
+    budget run, and the DWP's gain over N(0, 1) at both; '' until a prior has a longer run."""
+    budget = claims.get('budget') or {}
+    if not budget.get('accuracy'): return ''
+    first = f'{budget["steps"][0]} steps'
+    longest = lambda by_steps: max(by_steps, key=lambda k: int(k.split()[0]))
+    changes = {prior: (longest(by_steps), 100 * (by_steps[longest(by_steps)] - by_steps[first])) for prior, by_steps in budget['accuracy'].items()}
+    points = lambda x: f'{x:+.1f}'.replace('-', '−')
+    text = (f'On {budget["task"]}, N = {budget["n_train"]}, split {budget["split"]}, from the table\'s {first} to the longest run: '
+            + '; '.join(f'{prior} {points(change)} points ({steps})' for prior, (steps, change) in changes.items()) + '.')
+    acc = budget['accuracy']
+    for row in GAIN_ROWS:
+        if row in acc and 'standard normal' in acc:
+            shared = sorted(set(acc[row]) & set(acc['standard normal']), key=lambda k: int(k.split()[0]))
+            text += (f' {row} − N(0, 1) on this cell: ' + ', '.join(f'{points(100 * (acc[row][k] - acc["standard normal"][k]))} after {k}' for k in shared) + '.')
+    return text
 
 
 GAIN_ROWS = ('DWP', 'DWP' + CLOSED_FORM)   # the rows whose gains are printed: the paper's estimator, and the closed-form one where it was run
@@ -626,7 +667,9 @@ def figure(claims: dict, curves: dict, path: Path):
     # matplotlib's ten colours, then the same colours dashed with square markers: no two rows look alike
     row_style = lambda i: {'color': f'C{i % 10}', 'marker': 'os'[i // 10 % 2], 'linestyle': '-' if i < 10 else '--'}
     tasks = list(claims['accuracy'])
-    fig, axes = plt.subplots(1, len(tasks) + 1, figsize=(5 * (len(tasks) + 1), 4), squeeze=False)
+    budget = (claims.get('budget') or {}).get('curves') or {}
+    panels = len(tasks) + 1 + bool(budget)
+    fig, axes = plt.subplots(1, panels, figsize=(5 * panels, 4), squeeze=False)
     for ax, task in zip(axes[0], tasks):
         by_size = claims['accuracy'][task]
         for i, prior in enumerate(PRIORS):
@@ -639,7 +682,7 @@ def figure(claims: dict, curves: dict, path: Path):
         ax.set_xlim(sizes[0] / 1.3, sizes[-1] * 1.3)
         ax.set_xlabel('training examples N'); ax.set_ylabel('ensemble test accuracy'); ax.set_title(task); ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize=8)
-    ax = axes[0][-1]
+    ax = axes[0][len(tasks)]
     task = tasks[0]
     size = sorted(curves.get(task, {}), key=int)[0] if curves.get(task) else None
     if size:
@@ -649,6 +692,20 @@ def figure(claims: dict, curves: dict, path: Path):
             ax.plot(steps, np.nanmean(runs, 0), label=prior, **{**row_style(PRIORS.index(prior)), 'marker': None})
         ax.set_xlabel('full-batch steps'); ax.set_ylabel('test accuracy (posterior means)'); ax.set_title(f'{task}, N = {size}: training curves')
         ax.grid(alpha=0.3)
+    if budget:   # each prior's longest run along the way (its posterior means), and its ensemble at the end of every budget
+        ax, b = axes[0][-1], claims['budget']
+        per_epoch = b.get('steps_per_epoch', claims['steps_per_epoch'])
+        for prior, runs in budget.items():
+            style = row_style(PRIORS.index(prior))
+            longest = max(runs, key=lambda k: int(k.split()[0]))
+            curve = np.array([np.nan if a is None else a for a in runs[longest]], dtype=float)
+            ax.plot((np.arange(len(curve)) + 1) * per_epoch, curve, color=style['color'], linestyle=style['linestyle'], alpha=0.6, label=prior)
+            ends = sorted((int(k.split()[0]), acc) for k, acc in b['accuracy'][prior].items())
+            ax.plot(*zip(*ends), color=style['color'], marker=style['marker'], linestyle='none', markersize=7)
+        ax.set_xscale('log'); ax.set_xticks(b['steps']); ax.set_xticklabels([f'{n:,}' for n in b['steps']]); ax.minorticks_off()
+        ax.set_xlabel('full-batch steps'); ax.set_ylabel('test accuracy')
+        ax.set_title(f'{b["task"]}, N = {b["n_train"]}, split {b["split"]}: budgets\n(lines: posterior means of the longest run; markers: ensembles)', fontsize=9)
+        ax.grid(alpha=0.3); ax.legend(fontsize=7)
     fig.tight_layout(); fig.savefig(path, dpi=90); plt.close(fig)
 
 
@@ -686,7 +743,7 @@ def parse(argv=None):
     parser.add_argument('--splits', type=int, default=5)
     parser.add_argument('--steps-per-epoch', type=int, default=500, help='full-batch steps per epoch (one validation each)')
     parser.add_argument('--epochs', type=int, default=4, help='epochs of each Bayesian net (steps = epochs x steps per epoch; '
-                                                             'default 2,000: the `budget` part checks it against twice as many; '
+                                                             'default 2,000: the `budget` part checks it against twice as many and the paper\'s 10,000; '
                                                              '20 gives the paper\'s 10,000 epochs of one full batch)')
     parser.add_argument('--lr', type=float, default=1e-3)
     parser.add_argument('--log-sigma2-lr-factor', type=float, default=1.0,
@@ -834,9 +891,9 @@ def main(argv=None):
     # the nets of the bayes, budget and init parts go to one process pool, the longest first (no pool waits for another's last net)
     jobs, parts = [], [part for part in ('budget', 'bayes', 'init') if part in args.parts and train]
     if 'budget' in parts:
-        log(f'[budget] fashion5-9, N = {s.sizes["fashion5-9"][0]}, split 0 at {2 * s.steps} steps')
+        log(f'[budget] fashion5-9, N = {s.sizes["fashion5-9"][0]}, split 0 at ' + ' and '.join(f'{e * s.steps_per_epoch} steps' for e in s.budget_epochs))
         cells = [('fashion5-9', s.sizes['fashion5-9'][0], prior, 0) for prior in (QUICK_BUDGET if s.quick else s.priors)]
-        jobs += bayes_jobs(s, vaes, markov, cells, 2 * s.epochs)
+        for epochs in sorted(s.budget_epochs, reverse=True): jobs += bayes_jobs(s, vaes, markov, cells, epochs)   # the longest first
     if 'bayes' in parts:
         log(f'[bayes] Table 1: {len(table_cells(s))} Bayesian nets, {s.steps} steps each')
         jobs += bayes_jobs(s, vaes, markov, table_cells(s), s.epochs)
@@ -848,11 +905,7 @@ def main(argv=None):
         run_jobs(jobs, args.jobs, ', '.join(parts))
         seconds[', '.join(parts)] = time.time() - start
     claims['accuracy'], claims['conv2_posterior'], curves = accuracy_table(s, s.epochs)
-    budget_n = s.sizes['fashion5-9'][0]
-    claims['budget'] = {'task': 'fashion5-9', 'n_train': budget_n, 'split': 0, 'steps': [s.steps, 2 * s.steps], 'accuracy': {}}
-    for prior in PRIORS:
-        pair = [read_record(s, 'fashion5-9', budget_n, prior, 0, e) for e in (s.epochs, 2 * s.epochs)]
-        if all(pair): claims['budget']['accuracy'][prior] = {f'{s.steps} steps': pair[0]['accuracy'], f'{2 * s.steps} steps': pair[1]['accuracy']}
+    claims['budget'] = budget_part(s)
     previous = previous.get('epochs_to_target')
     if 'init' in args.parts or (s.work/'plain').exists():
         claims['epochs_to_target'], _ = init_part(s)
