@@ -104,7 +104,8 @@ class Settings:
         self.n_splits = 1 if quick else args.splits
         self.steps_per_epoch = 10 if quick else args.steps_per_epoch
         self.epochs = 2 if quick else args.epochs
-        # the budget part: split 0 of the first N again at twice the table's steps and, unless the table has them, the paper's 10,000
+        # the budget part: split 0 of the first N again at twice the table's steps and at the paper's 10,000 where that is longer
+        # still (and a whole number of epochs)
         paper = PAPER_STEPS // self.steps_per_epoch
         self.budget_epochs = [2 * self.epochs] + ([paper] if not quick and paper > 2 * self.epochs and paper * self.steps_per_epoch == PAPER_STEPS else [])
         self.lr, self.lr_factor, self.k, self.warmup = args.lr, args.log_sigma2_lr_factor, args.k, args.kl_warmup
@@ -496,19 +497,28 @@ def accuracy_table(s: Settings, epochs: int) -> tuple:
 
 
 def budget_part(s: Settings) -> dict:
-    """The budget of the table, checked on split 0 of the first N of fashion5-9: each prior's ensemble accuracy after the table's
-    steps and after each longer budget it was trained for (`accuracy`), and its posterior means' test accuracy along each run
-    (`curves`, one point per epoch). A prior is listed once it has the table's run and at least one longer one."""
+    """The budget of the table, checked on split 0 of fashion5-9: each prior's ensemble accuracy after the table's steps and after
+    each longer budget it was trained for, at the first N (`accuracy`; the budget part trains these) and at the other N where such
+    runs exist (`other_sizes`, `{N: {prior: {steps: accuracy}}}`), and the posterior means' test accuracy along each run at the
+    first N (`curves`, one point per epoch). A prior is listed once it has the table's run and at least one longer one."""
     n = s.sizes['fashion5-9'][0]
     budget = {'task': 'fashion5-9', 'n_train': n, 'split': 0, 'steps': [s.steps_per_epoch * e for e in (s.epochs, *s.budget_epochs)],
-              'steps_per_epoch': s.steps_per_epoch, 'accuracy': {}, 'curves': {}}
-    for prior in PRIORS:
-        runs = {f'{e * s.steps_per_epoch} steps': read_record(s, 'fashion5-9', n, prior, 0, e) for e in (s.epochs, *s.budget_epochs)}
-        runs = {steps: record for steps, record in runs.items() if record is not None}
-        if f'{s.steps} steps' not in runs or len(runs) < 2: continue
-        budget['accuracy'][prior] = {steps: record['accuracy'] for steps, record in runs.items()}
-        budget['curves'][prior] = {steps: record['curve'] for steps, record in runs.items()}
+              'steps_per_epoch': s.steps_per_epoch, 'accuracy': {}, 'curves': {}, 'other_sizes': {}}
+    for size in s.sizes['fashion5-9']:
+        for prior in PRIORS:
+            runs = {f'{e * s.steps_per_epoch} steps': read_record(s, 'fashion5-9', size, prior, 0, e) for e in (s.epochs, *s.budget_epochs)}
+            runs = {steps: record for steps, record in runs.items() if record is not None}
+            if f'{s.steps} steps' not in runs or len(runs) < 2: continue
+            accuracy = {steps: record['accuracy'] for steps, record in runs.items()}
+            if size != n: budget['other_sizes'].setdefault(str(size), {})[prior] = accuracy; continue
+            budget['accuracy'][prior] = accuracy
+            budget['curves'][prior] = {steps: record['curve'] for steps, record in runs.items()}
     return budget
+
+
+def steps_label(key: str) -> str:
+    "A budget's key ('10000 steps') as the reports print it ('10,000 steps')."
+    return f'{int(key.split()[0]):,} steps'
 
 
 # ----------------------------------------------------------------------------------------------- convergence
@@ -601,14 +611,17 @@ def markdown(claims: dict, level: int = 1) -> str:
     budget = claims.get('budget') or {}
     if budget.get('accuracy'):
         steps = [f'{n} steps' for n in budget['steps']]
-        lines += [f'**Budget**: ensemble accuracy of each prior\'s net on {budget["task"]}, N = {budget["n_train"]}, split {budget["split"]}, '
-                  f'after {steps[0]} (the table\'s) and after longer runs, each with its own linear decay, with the change from the table\'s '
-                  f'in points (the table\'s budget is enough where the change is under 0.5 points; {PAPER_STEPS:,} steps are the paper\'s)', '',
-                  '| prior | ' + ' | '.join(steps) + ' |', '|---|' + '---|' * len(steps)]
-        for prior, by_steps in budget['accuracy'].items():
-            first = by_steps[steps[0]]
-            cells = [f'{by_steps[k]:.3f}' + (f' ({100 * (by_steps[k] - first):+.1f})' if k != steps[0] else '') if k in by_steps else '—' for k in steps]
-            lines.append(f'| {prior} | ' + ' | '.join(cells) + ' |')
+        paper = f'; {PAPER_STEPS:,} steps are the paper\'s' if PAPER_STEPS in budget['steps'] else ''
+        lines += [f'**Budget**: ensemble accuracy of each prior\'s net on {budget["task"]}, split {budget["split"]}, '
+                  f'after {steps_label(steps[0])} (the table\'s) and after longer runs, each with its own linear decay, with the change from the table\'s '
+                  f'in points (the table\'s budget is enough where the change is under 0.5 points{paper}; one run per cell)', '',
+                  '| N | prior | ' + ' | '.join(map(steps_label, steps)) + ' |', '|---|---|' + '---|' * len(steps)]
+        rows = [(budget['n_train'], budget['accuracy'])] + [(int(size), found) for size, found in (budget.get('other_sizes') or {}).items()]
+        for size, priors in rows:
+            for prior, by_steps in priors.items():
+                first = by_steps[steps[0]]
+                cells = [f'{by_steps[k]:.3f}' + (f' ({100 * (by_steps[k] - first):+.1f})' if k != steps[0] else '') if k in by_steps else '—' for k in steps]
+                lines.append(f'| {size} | {prior} | ' + ' | '.join(cells) + ' |')
         lines.append('')
     ett = claims.get('epochs_to_target')
     if ett and any(init in ett for init in INITS):
@@ -623,21 +636,24 @@ def markdown(claims: dict, level: int = 1) -> str:
 
 
 def budget_summary(claims: dict) -> str:
-    """One generated paragraph on the budget part: each prior's change in ensemble accuracy from the table's steps to the longest
-    budget run, and the DWP's gain over N(0, 1) at both; '' until a prior has a longer run."""
+    """One generated paragraph on the budget part: each prior's change in ensemble accuracy from the table's steps to its longest
+    budget run at the first N, and the DWP's gain over N(0, 1) after every budget both rows ran, at each N; '' until a prior has a
+    longer run."""
     budget = claims.get('budget') or {}
     if not budget.get('accuracy'): return ''
     first = f'{budget["steps"][0]} steps'
     longest = lambda by_steps: max(by_steps, key=lambda k: int(k.split()[0]))
     changes = {prior: (longest(by_steps), 100 * (by_steps[longest(by_steps)] - by_steps[first])) for prior, by_steps in budget['accuracy'].items()}
     points = lambda x: f'{x:+.1f}'.replace('-', '−')
-    text = (f'On {budget["task"]}, N = {budget["n_train"]}, split {budget["split"]}, from the table\'s {first} to the longest run: '
-            + '; '.join(f'{prior} {points(change)} points ({steps})' for prior, (steps, change) in changes.items()) + '.')
-    acc = budget['accuracy']
-    for row in GAIN_ROWS:
-        if row in acc and 'standard normal' in acc:
-            shared = sorted(set(acc[row]) & set(acc['standard normal']), key=lambda k: int(k.split()[0]))
-            text += (f' {row} − N(0, 1) on this cell: ' + ', '.join(f'{points(100 * (acc[row][k] - acc["standard normal"][k]))} after {k}' for k in shared) + '.')
+    text = (f'On {budget["task"]}, N = {budget["n_train"]}, split {budget["split"]}, from the table\'s {steps_label(first)} to the longest run: '
+            + '; '.join(f'{prior} {points(change)} points ({steps_label(steps)})' for prior, (steps, change) in changes.items()) + '.')
+    sizes = [(budget['n_train'], budget['accuracy'])] + [(int(size), found) for size, found in (budget.get('other_sizes') or {}).items()]
+    for size, acc in sizes:
+        for row in GAIN_ROWS:
+            if row in acc and 'standard normal' in acc:
+                shared = sorted(set(acc[row]) & set(acc['standard normal']), key=lambda k: int(k.split()[0]))
+                text += (f' {row} − N(0, 1) at N = {size}, split {budget["split"]}: '
+                         + ', '.join(f'{points(100 * (acc[row][k] - acc["standard normal"][k]))} after {steps_label(k)}' for k in shared) + '.')
     return text
 
 
