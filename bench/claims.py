@@ -516,9 +516,19 @@ def budget_part(s: Settings) -> dict:
     return budget
 
 
+def steps_of(key: str) -> int:
+    "The steps of a budget's key ('10000 steps' -> 10000)."
+    return int(key.split()[0])
+
+
 def steps_label(key: str) -> str:
     "A budget's key ('10000 steps') as the reports print it ('10,000 steps')."
-    return f'{int(key.split()[0]):,} steps'
+    return f'{steps_of(key):,} steps'
+
+
+def budget_sizes(budget: dict) -> list:
+    "`(N, {prior: {steps: accuracy}})` of the budget's first N, then of each other N with longer runs."
+    return [(budget['n_train'], budget['accuracy'])] + [(int(size), found) for size, found in (budget.get('other_sizes') or {}).items()]
 
 
 # ----------------------------------------------------------------------------------------------- convergence
@@ -616,8 +626,7 @@ def markdown(claims: dict, level: int = 1) -> str:
                   f'after {steps_label(steps[0])} (the table\'s) and after longer runs, each with its own linear decay, with the change from the table\'s '
                   f'in points (the table\'s budget is enough where the change is under 0.5 points{paper}; one run per cell)', '',
                   '| N | prior | ' + ' | '.join(map(steps_label, steps)) + ' |', '|---|---|' + '---|' * len(steps)]
-        rows = [(budget['n_train'], budget['accuracy'])] + [(int(size), found) for size, found in (budget.get('other_sizes') or {}).items()]
-        for size, priors in rows:
+        for size, priors in budget_sizes(budget):
             for prior, by_steps in priors.items():
                 first = by_steps[steps[0]]
                 cells = [f'{by_steps[k]:.3f}' + (f' ({100 * (by_steps[k] - first):+.1f})' if k != steps[0] else '') if k in by_steps else '—' for k in steps]
@@ -642,16 +651,15 @@ def budget_summary(claims: dict) -> str:
     budget = claims.get('budget') or {}
     if not budget.get('accuracy'): return ''
     first = f'{budget["steps"][0]} steps'
-    longest = lambda by_steps: max(by_steps, key=lambda k: int(k.split()[0]))
+    longest = lambda by_steps: max(by_steps, key=steps_of)
     changes = {prior: (longest(by_steps), 100 * (by_steps[longest(by_steps)] - by_steps[first])) for prior, by_steps in budget['accuracy'].items()}
     points = lambda x: f'{x:+.1f}'.replace('-', '−')
     text = (f'On {budget["task"]}, N = {budget["n_train"]}, split {budget["split"]}, from the table\'s {steps_label(first)} to the longest run: '
             + '; '.join(f'{prior} {points(change)} points ({steps_label(steps)})' for prior, (steps, change) in changes.items()) + '.')
-    sizes = [(budget['n_train'], budget['accuracy'])] + [(int(size), found) for size, found in (budget.get('other_sizes') or {}).items()]
-    for size, acc in sizes:
+    for size, acc in budget_sizes(budget):
         for row in GAIN_ROWS:
             if row in acc and 'standard normal' in acc:
-                shared = sorted(set(acc[row]) & set(acc['standard normal']), key=lambda k: int(k.split()[0]))
+                shared = sorted(set(acc[row]) & set(acc['standard normal']), key=steps_of)
                 text += (f' {row} − N(0, 1) at N = {size}, split {budget["split"]}: '
                          + ', '.join(f'{points(100 * (acc[row][k] - acc["standard normal"][k]))} after {steps_label(k)}' for k in shared) + '.')
     return text
@@ -713,10 +721,10 @@ def figure(claims: dict, curves: dict, path: Path):
         per_epoch = b.get('steps_per_epoch', claims['steps_per_epoch'])
         for prior, runs in budget.items():
             style = row_style(PRIORS.index(prior))
-            longest = max(runs, key=lambda k: int(k.split()[0]))
+            longest = max(runs, key=steps_of)
             curve = np.array([np.nan if a is None else a for a in runs[longest]], dtype=float)
             ax.plot((np.arange(len(curve)) + 1) * per_epoch, curve, color=style['color'], linestyle=style['linestyle'], alpha=0.6, label=prior)
-            ends = sorted((int(k.split()[0]), acc) for k, acc in b['accuracy'][prior].items())
+            ends = sorted((steps_of(k), acc) for k, acc in b['accuracy'][prior].items())
             ax.plot(*zip(*ends), color=style['color'], marker=style['marker'], linestyle='none', markersize=7)
         ax.set_xscale('log'); ax.set_xticks(b['steps']); ax.set_xticklabels([f'{n:,}' for n in b['steps']]); ax.minorticks_off()
         ax.set_xlabel('full-batch steps'); ax.set_ylabel('test accuracy')
